@@ -1,0 +1,52 @@
+"""`gtm-feedback`: the command line.
+
+Each module in `gtm_feedback_dagster/commands/` registers its own commands through a
+`register(cli)` function, so one concern stays in one module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import click
+
+from gtm_feedback_dagster import commands
+
+
+class FriendlyGroup(click.Group):
+    """Turns expected errors (bad input, unknown references) into a message and exit code 2
+    instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        from gtm_feedback_dagster.domain.feedback_input import ValidationError
+        from gtm_feedback_dagster.store.repo import NotFoundError
+
+        try:
+            return super().invoke(ctx)
+        except (ValidationError, NotFoundError, ValueError) as exc:
+            if isinstance(exc, click.ClickException):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=FriendlyGroup)
+@click.version_option(package_name="gtm-feedback-dagster")
+def cli() -> None:
+    """Customer feedback -> revenue-weighted feature requests, on Dagster."""
+
+
+for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+    _module = importlib.import_module(f"{commands.__name__}.{_info.name}")
+    if hasattr(_module, "register"):
+        _module.register(cli)
+
+
+def main() -> None:
+    cli(prog_name="gtm-feedback")
+
+
+if __name__ == "__main__":
+    main()

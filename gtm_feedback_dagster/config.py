@@ -1,0 +1,121 @@
+"""Settings from the environment, in one place.
+
+Everything has an embedded default that needs no account and no network; production parts are
+switched on by setting their variables. Secrets are read here only so that plain-Python entry
+points (CLI, intake service) can use them; Dagster resources take them through `dg.EnvVar`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    # Routing tiers apply to a calibrated confidence (or the LLM judge's), never to raw cosine.
+    auto_attach_threshold: float = 0.90
+    ask_threshold: float = 0.80
+    embedder: str = "local"  # local | openai
+    vector_index: str = "local"  # local | upstash
+    llm_model: str | None = None  # set to enable the OpenAI-compatible LLM judge and drafting
+    openai_base_url: str | None = None
+    openai_embedding_model: str = "text-embedding-3-small"
+    slack_base_url: str | None = None
+    app_url: str = "http://localhost:8000"
+    reminder_delay_minutes: int = 60
+    approval_expiry_days: int = 7
+    route_batch_size: int = 200
+    max_text_chars: int = 5000
+    feedback_emoji: str = "gtm-feedback"
+    digest_channel: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dagster_home(self) -> Path:
+        return Path(_env("DAGSTER_HOME") or (self.home / "dagster_home"))
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.llm_model is not None and bool(_env("OPENAI_API_KEY"))
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(_env("SLACK_BOT_TOKEN"))
+
+    def validate(self) -> None:
+        if not 0.0 <= self.ask_threshold <= self.auto_attach_threshold <= 1.0:
+            raise ValueError(
+                "thresholds must satisfy 0 <= GTM_FEEDBACK_ASK_THRESHOLD <= "
+                f"GTM_FEEDBACK_AUTO_ATTACH_THRESHOLD <= 1 (got {self.ask_threshold}, "
+                f"{self.auto_attach_threshold})"
+            )
+        if self.embedder not in {"local", "openai"}:
+            raise ValueError(
+                f"GTM_FEEDBACK_EMBEDDER must be local or openai, got {self.embedder!r}"
+            )
+        if self.vector_index not in {"local", "upstash"}:
+            raise ValueError(
+                f"GTM_FEEDBACK_VECTOR_INDEX must be local or upstash, got {self.vector_index!r}"
+            )
+
+
+def default_home() -> Path:
+    return Path(_env("GTM_FEEDBACK_HOME") or "./.gtm_feedback").resolve()
+
+
+def load_settings() -> Settings:
+    home = default_home()
+    database_url = _env("GTM_FEEDBACK_DATABASE_URL") or f"sqlite:///{home / 'gtm_feedback.db'}"
+    settings = Settings(
+        home=home,
+        database_url=database_url,
+        auto_attach_threshold=_env_float("GTM_FEEDBACK_AUTO_ATTACH_THRESHOLD", 0.90),
+        ask_threshold=_env_float("GTM_FEEDBACK_ASK_THRESHOLD", 0.80),
+        embedder=(_env("GTM_FEEDBACK_EMBEDDER", "local") or "local").lower(),
+        vector_index=(_env("GTM_FEEDBACK_VECTOR_INDEX", "local") or "local").lower(),
+        llm_model=_env("GTM_FEEDBACK_LLM_MODEL"),
+        openai_base_url=_env("OPENAI_BASE_URL"),
+        openai_embedding_model=_env("GTM_FEEDBACK_OPENAI_EMBEDDING_MODEL", "text-embedding-3-small")
+        or "text-embedding-3-small",
+        slack_base_url=_env("GTM_FEEDBACK_SLACK_BASE_URL"),
+        app_url=(_env("GTM_FEEDBACK_APP_URL", "http://localhost:8000") or "").rstrip("/"),
+        reminder_delay_minutes=_env_int("GTM_FEEDBACK_REMINDER_DELAY_MINUTES", 60),
+        approval_expiry_days=_env_int("GTM_FEEDBACK_APPROVAL_EXPIRY_DAYS", 7),
+        route_batch_size=_env_int("GTM_FEEDBACK_ROUTE_BATCH_SIZE", 200),
+        max_text_chars=_env_int("GTM_FEEDBACK_MAX_TEXT_CHARS", 5000),
+        feedback_emoji=_env("GTM_FEEDBACK_EMOJI", "gtm-feedback") or "gtm-feedback",
+        digest_channel=_env("SLACK_DIGEST_CHANNEL_ID"),
+    )
+    settings.validate()
+    return settings
