@@ -102,3 +102,38 @@ def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path, sqlite_url: str) -> str: 
     for name in ("SLACK_BOT_TOKEN", "OPENAI_API_KEY", "GTM_FEEDBACK_LLM_MODEL"):
         monkeypatch.delenv(name, raising=False)
     return sqlite_url
+
+
+def postgres_instance_overrides(url: str) -> dict:
+    return {
+        "storage": {"postgres": {"postgres_url": url}},
+        "telemetry": {"enabled": False},
+    }
+
+
+@pytest.fixture
+def pg_dagster_instance(pg_server_url: str):  # type: ignore[no-untyped-def]
+    """A Dagster instance whose run, event-log and schedule storage is dagster-postgres."""
+    import dagster as dg
+
+    url = create_pg_database(pg_server_url)
+    try:
+        with dg.instance_for_test(overrides=postgres_instance_overrides(url)) as instance:
+            yield instance
+    finally:
+        drop_pg_database(pg_server_url, url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def dagster_env(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """(Dagster instance, app database URL): both on SQLite, or both on PostgreSQL."""
+    import dagster as dg
+
+    if request.param == "sqlite":
+        url = request.getfixturevalue("sqlite_url")
+        with dg.instance_for_test() as instance:
+            yield instance, url
+    else:
+        url = request.getfixturevalue("pg_url")
+        instance = request.getfixturevalue("pg_dagster_instance")
+        yield instance, url
