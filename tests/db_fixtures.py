@@ -33,7 +33,7 @@ def pg_server_url() -> str:
         with engine.connect() as conn:
             conn.execute(text("select 1"))
         engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server"
+    except Exception as exc:  # any connection failure means "no server"
         message = f"PostgreSQL not reachable at {PG_SERVER_URL}: {exc}"
         if _require_postgres():
             pytest.fail(message)
