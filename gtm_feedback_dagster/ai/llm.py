@@ -96,7 +96,8 @@ class ChatLLM:
             raise LLMError(f"LLM request failed (HTTP {exc.status_code}): {detail}") from None
         except openai.APITimeoutError:
             raise LLMError(f"LLM request timed out after retries (model {self.model})") from None
-        except openai.OpenAIError as exc:
+        except (openai.OpenAIError, ValueError) as exc:
+            # ValueError: the client lets a JSON decode error of a garbled body escape as is.
             raise LLMError(f"LLM request failed: {_redact(str(exc), self._api_key)}") from None
 
         usage = getattr(response, "usage", None)

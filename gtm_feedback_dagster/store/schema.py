@@ -255,6 +255,9 @@ class SlackInbox(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # Claim lease / retry backoff of the resolving job: a row is worked on only when this is
+    # NULL or past, so a crashed run's rows are picked up again and live ones are not doubled.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OutboxMessage(Base):
@@ -276,6 +279,12 @@ class OutboxMessage(Base):
     slack_channel: Mapped[str | None] = mapped_column(String(64))
     slack_ts: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # How to deliver, besides a plain post (see slack/outbox.py): a reply in a thread, an edit
+    # of an existing message, an ephemeral message to one Slack user, or a slash-command answer.
+    thread_ts: Mapped[str | None] = mapped_column(String(64))
+    target_ts: Mapped[str | None] = mapped_column(String(64))
+    ephemeral_user: Mapped[str | None] = mapped_column(String(64))
+    response_url: Mapped[str | None] = mapped_column(Text)
     feedback_id: Mapped[int | None] = mapped_column(ForeignKey("feedback.id", ondelete="SET NULL"))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="SET NULL"))
     approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id", ondelete="SET NULL"))

@@ -8,11 +8,16 @@ test script faults ahead of the normal handler:
         server.fail_next(status=401, body={"error": "bad key"}, times=None)  # until cleared
         server.fail_next(delay=2.0)            # sleep, then answer normally (client timeouts)
         server.fail_next(drop=True)            # close the connection without an answer
-        server.fail_next(body=b"<html>oops", content_type="text/html")   # malformed body
+        server.fail_next(502, b"<html>oops", content_type="text/html")  # malformed body
         client = RealClient(base_url=server.url)
+        assert [r.status for r in server.requests] == [429, 200]
 
 Faults apply in FIFO order to requests whose path starts with the fault's `path` (any path when
-None). Delays wait on an event that `stop()` sets, so shutting down never hangs on a sleeper.
+None); a body without a status is sent with 200. Delays wait on an event that `stop()` sets, so
+shutting down never hangs on a sleeper. Each recorded request keeps the status it was answered
+with (None if the connection was dropped). Exceptions inside the stand-in are collected in
+`.errors` and answered with a 500: fixtures should assert `.errors` is empty at teardown, since a
+retrying client would otherwise hide a stand-in bug.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class RecordedRequest:
     body: bytes
     json: Any = None  # parsed body when it is JSON, else None
     form: dict[str, list[str]] | None = None  # parsed body when form-encoded
+    status: int | None = None  # status answered; None while pending or when the connection dropped
 
     @property
     def text(self) -> str:
@@ -53,7 +59,9 @@ class Response:
             return json.dumps(self.body).encode(), self.content_type or "application/json"
         if isinstance(self.body, str):
             return self.body.encode(), self.content_type or "text/plain; charset=utf-8"
-        return self.body or b"", self.content_type or "application/json"
+        if isinstance(self.body, bytes | None):
+            return self.body or b"", self.content_type or "application/json"
+        raise TypeError(f"cannot send a body of type {type(self.body).__name__}")
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -83,6 +91,7 @@ class HTTPStandin:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._faults: deque[Fault] = deque()
+        self.errors: list[str] = []  # exceptions raised while serving (stand-in bugs)
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -149,7 +158,7 @@ class HTTPStandin:
     def fail_next(
         self,
         status: int | None = None,
-        body: bytes | str | dict | list | None = None,
+        body: bytes | str | dict | list | Response | None = None,
         headers: dict[str, str] | None = None,
         *,
         content_type: str | None = None,
@@ -158,6 +167,13 @@ class HTTPStandin:
         path: str | None = None,
         times: int | None = 1,
     ) -> Fault:
+        if status is None and body is not None and not isinstance(body, Response):
+            status = 200
+        if isinstance(body, Response):  # e.g. fail_next(429, openai_error(...))
+            status = status if status is not None else body.status
+            headers = {**body.headers, **(headers or {})}
+            content_type = content_type or body.content_type
+            body = body.body
         fault = Fault(
             status=status,
             body=body,
@@ -269,17 +285,29 @@ def _make_handler(standin: HTTPStandin) -> type[BaseHTTPRequestHandler]:
                     return
                 if fault.status is not None:
                     self._send(
-                        Response(fault.status, fault.body, fault.headers, fault.content_type)
+                        request,
+                        Response(fault.status, fault.body, fault.headers, fault.content_type),
                     )
                     return
             try:
                 response = standin.handle(request)
-            except Exception as exc:  # a stand-in bug must show up as a 500, not a hang
+                if not isinstance(response, Response):
+                    raise TypeError(f"handle() returned {type(response).__name__}")
+            except Exception as exc:
+                # A stand-in bug must show up (errors list + a 500), not as a silent drop that
+                # a retrying client would paper over.
+                standin.errors.append(f"{request.method} {request.path}: {exc!r}")
                 response = json_response({"error": f"stand-in crashed: {exc!r}"}, 500)
-            self._send(response)
+            self._send(request, response)
 
-        def _send(self, response: Response) -> None:
-            payload, ctype = response.encode()
+        def _send(self, request: RecordedRequest, response: Response) -> None:
+            try:
+                payload, ctype = response.encode()
+            except TypeError as exc:
+                standin.errors.append(f"{request.method} {request.path}: {exc!r}")
+                response = json_response({"error": f"stand-in crashed: {exc!r}"}, 500)
+                payload, ctype = response.encode()
+            request.status = response.status
             try:
                 self.send_response(response.status)
                 self.send_header("Content-Type", ctype)

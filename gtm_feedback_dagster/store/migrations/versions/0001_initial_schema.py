@@ -2,13 +2,14 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 14:33:44.492022
+Create Date: 2026-11-25 14:42:01.634303
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 
 revision = "0001"
 down_revision = None
@@ -66,6 +67,7 @@ def upgrade() -> None:
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_slack_inbox")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_slack_inbox_dedupe_key")),
     )
@@ -355,6 +357,10 @@ def upgrade() -> None:
         sa.Column("slack_channel", sa.String(length=64), nullable=True),
         sa.Column("slack_ts", sa.String(length=64), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("thread_ts", sa.String(length=64), nullable=True),
+        sa.Column("target_ts", sa.String(length=64), nullable=True),
+        sa.Column("ephemeral_user", sa.String(length=64), nullable=True),
+        sa.Column("response_url", sa.Text(), nullable=True),
         sa.Column("feedback_id", sa.Integer(), nullable=True),
         sa.Column("request_id", sa.Integer(), nullable=True),
         sa.Column("approval_id", sa.Integer(), nullable=True),

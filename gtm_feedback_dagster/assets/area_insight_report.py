@@ -1,0 +1,145 @@
+"""`area_insight_report`: the revenue-weighted insight report of one product area.
+
+A thin Dagster shell: maths in `domain/insights.py`, loading and storing in
+`store/insights_data.py`, Markdown and chart in `domain/report_render.py`. Each partition reads
+only its own area and writes only its own (area, day) row, so a backfill of every area from the UI
+needs nothing shared between runs.
+"""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+from pydantic import Field
+
+from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
+from gtm_feedback_dagster.assets.sources import crm_accounts, feedback_entries
+from gtm_feedback_dagster.domain.insights import build_report, narrative_facts
+from gtm_feedback_dagster.domain.report_render import (
+    chart_markdown,
+    render_chart_png,
+    render_markdown,
+)
+from gtm_feedback_dagster.domain.request_graph import DEFAULT_CLUSTER_THRESHOLD
+from gtm_feedback_dagster.partitions import product_area_partitions
+from gtm_feedback_dagster.resources.store import StoreResource
+from gtm_feedback_dagster.store.insights_data import (
+    get_area,
+    load_area_data,
+    previous_report,
+    save_report,
+)
+from gtm_feedback_dagster.store.schema import utcnow
+
+REPORT_TIMEZONE = ZoneInfo("America/New_York")  # the reports' working day (schedule at 08:00)
+
+
+class AreaInsightReportConfig(dg.Config):
+    day: str | None = Field(
+        default=None,
+        description="Report day YYYY-MM-DD (default: today in America/New_York). One report "
+        "per area and day: re-running a day replaces it.",
+    )
+    cluster_threshold: float = Field(
+        default=DEFAULT_CLUSTER_THRESHOLD,
+        ge=-1.0,
+        le=1.0,
+        description="Graph edges at or above this join requests into one theme.",
+    )
+
+    def report_day(self) -> date:
+        if not self.day:
+            return datetime.now(REPORT_TIMEZONE).date()
+        try:
+            return date.fromisoformat(self.day)
+        except ValueError:
+            raise dg.Failure(
+                f"day must be YYYY-MM-DD, got {self.day!r}", allow_retries=False
+            ) from None
+
+
+@dg.asset(
+    partitions_def=product_area_partitions,
+    deps=[related_request_graph, feedback_entries, crm_accounts],
+    group_name="analytics",
+    owners=["team:gtm-feedback"],
+    kinds={"python", "matplotlib", "sql"},
+    description=(
+        "Insight report of one product area (table `insight_reports`, one row per area and "
+        "day): enterprise dealbreakers and the ARR at risk, who feels the pain by segment, "
+        "themes from the related-request graph, execution status, top requests by ARR of "
+        "distinct accounts, open opportunity value affected, and the change since the previous "
+        "report. Shown here as Markdown with a chart; `gtm-feedback report AREA` prints it."
+    ),
+    metadata={"table": "insight_reports", "maths": "reference §7.1 (distinct-account ARR)"},
+)
+def area_insight_report(
+    context: dg.AssetExecutionContext, config: AreaInsightReportConfig, store: StoreResource
+) -> dg.MaterializeResult:
+    settings = store.settings
+    day = config.report_day()
+    with store.session() as session:
+        area = get_area(session, context.partition_key)
+        if area is None:
+            raise dg.Failure(
+                f"product area {context.partition_key!r} is not in the app database",
+                allow_retries=False,
+            )
+        data = load_area_data(session, area, config.cluster_threshold)
+        previous = previous_report(session, area.id, day)
+
+    # LLM calls happen outside any database transaction; each falls back on its own.
+    from gtm_feedback_dagster.ai.llm import build_llm, name_theme, write_narrative
+
+    llm = build_llm(settings)
+    report = build_report(
+        data,
+        day=day,
+        generated_at=utcnow(),
+        previous=previous,
+        theme_namer=(lambda titles: name_theme(llm, titles)) if llm is not None else None,
+        cluster_threshold=config.cluster_threshold,
+    )
+    if llm is not None:
+        narrative = write_narrative(llm, narrative_facts(report))
+        if narrative:
+            report["narrative"], report["narrativeSource"] = narrative, "llm"
+
+    png = render_chart_png(report)
+    stored_markdown = render_markdown(report, chart=None, app_url=settings.app_url)
+    with store.session() as session:
+        save_report(session, area.id, day, stored_markdown, report)
+
+    db = report["dealbreakers"]
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "report": dg.MetadataValue.md(
+            render_markdown(report, chart=chart_markdown(png), app_url=settings.app_url)
+        ),
+        "report_json": dg.MetadataValue.json(report),
+        "day": dg.MetadataValue.text(day.isoformat()),
+        "narrative": dg.MetadataValue.text(report["narrative"]),
+        "narrative_source": dg.MetadataValue.text(report["narrativeSource"]),
+        "dagster/row_count": dg.MetadataValue.int(len(data.requests)),
+        "requests": dg.MetadataValue.int(len(data.requests)),
+        "open_requests": dg.MetadataValue.int(report["execution"]["open"]),
+        "feedback_entries": dg.MetadataValue.int(len(data.feedback)),
+        "accounts": dg.MetadataValue.int(len(data.accounts)),
+        "dealbreaker_requests": dg.MetadataValue.int(db["count"]),
+        "dealbreaker_arr": dg.MetadataValue.float(float(db["totalArr"])),
+        "critical": dg.MetadataValue.bool(bool(db["critical"])),
+        "top_request_arr": dg.MetadataValue.float(
+            float(report["topRequests"][0]["arr"]) if report["topRequests"] else 0.0
+        ),
+        "open_opportunity_value": dg.MetadataValue.float(
+            float(report["openOpportunities"]["value"])
+        ),
+        "ship_rate": dg.MetadataValue.int(report["execution"]["shipRate"]),
+        "themes": dg.MetadataValue.int(len(report["themes"])),
+        "new_dealbreakers": dg.MetadataValue.int(
+            len(report["change"]["newDealbreakers"]) if report["change"] else 0
+        ),
+        "chart_bytes": dg.MetadataValue.int(len(png or b"")),
+    }
+    if llm is not None:
+        metadata["llm_usage"] = dg.MetadataValue.json(dict(llm.usage))
+    return dg.MaterializeResult(metadata=metadata)

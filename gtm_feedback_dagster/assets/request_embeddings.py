@@ -1,0 +1,168 @@
+"""`request_embeddings`: one vector per feature request, per product area, kept current.
+
+Incremental: a request is embedded only when it has no vector yet, its text changed (content hash)
+or the embedding model changed; vectors of merged (or no longer searchable) requests are removed
+from the table and the serving index. The `request_vectors` table is the source of truth; the
+serving index (faiss in-process, or Upstash Vector) is updated in the same step, before the table
+commits, so a failed index call leaves the table saying "not embedded" and the next run retries.
+"""
+
+import time
+
+import dagster as dg
+from pydantic import Field
+from sqlalchemy import select
+
+from gtm_feedback_dagster.ai.embedders import EmbeddingError
+from gtm_feedback_dagster.assets.sources import feature_requests
+from gtm_feedback_dagster.partitions import product_area_partitions
+from gtm_feedback_dagster.resources.ai import EmbedderResource, VectorIndexResource
+from gtm_feedback_dagster.resources.store import StoreResource
+from gtm_feedback_dagster.store.schema import ProductArea
+from gtm_feedback_dagster.store.vectors import (
+    delete_vectors,
+    deleted_request_ids,
+    plan_sync,
+    stale_open_requests,
+    upsert_vectors,
+)
+from gtm_feedback_dagster.vectors.base import VectorIndexError
+
+# Requests embedded and committed per chunk: bounds memory and the transaction, and a crash
+# keeps the chunks already done.
+EMBED_CHUNK = 256
+
+TRANSIENT_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+class EmbeddingSyncConfig(dg.Config):
+    full_resync: bool = Field(
+        default=False,
+        description=(
+            "Re-embed and re-upsert every request of the area, current or not, and delete the "
+            "vectors of deleted requests from a remote index (the weekly re-sync)."
+        ),
+    )
+
+
+def _permanent(exc: Exception) -> bool:
+    return isinstance(exc, EmbeddingError | VectorIndexError) and not getattr(
+        exc, "retryable", False
+    )
+
+
+@dg.asset(
+    partitions_def=product_area_partitions,
+    deps=[feature_requests],
+    group_name="embeddings",
+    owners=["team:gtm-feedback"],
+    kinds={"python", "sql"},
+    retry_policy=TRANSIENT_RETRY,
+    description=(
+        "Embeddings of the feature requests of one product area (`title + \\n\\n + "
+        "description`, 384 dimensions; local all-MiniLM-L6-v2 by default, OpenAI "
+        "text-embedding-3-small when configured), stored in `request_vectors` with the model id "
+        "and a content hash and upserted to the serving vector index. Incremental: only new or "
+        "changed requests are embedded; vectors of merged requests are removed."
+    ),
+    metadata={
+        "table": "request_vectors",
+        "embedded_text": "title + '\\n\\n' + description",
+        "dimension": 384,
+    },
+)
+def request_embeddings(
+    context: dg.AssetExecutionContext,
+    config: EmbeddingSyncConfig,
+    store: StoreResource,
+    embedder: EmbedderResource,
+    vector_index: VectorIndexResource,
+) -> dg.MaterializeResult:
+    area = context.partition_key
+    started = time.perf_counter()
+    model = embedder.get()
+    tokens_before = model.usage.prompt_tokens
+    with store.session() as session:
+        if session.scalar(select(ProductArea.id).where(ProductArea.slug == area)) is None:
+            raise dg.Failure(
+                f"product area {area!r} does not exist in the app database", allow_retries=False
+            )
+        plan = plan_sync(session, model.model_id, area_slug=area, full=config.full_resync)
+        index = vector_index.open(session, model.model_id, model.dim)
+
+    embedded = 0
+    embed_seconds = 0.0
+    try:
+        for start in range(0, len(plan.to_embed), EMBED_CHUNK):
+            chunk = plan.to_embed[start : start + EMBED_CHUNK]
+            t = time.perf_counter()
+            vectors = model.embed([r.text for r in chunk])
+            embed_seconds += time.perf_counter() - t
+            with store.session() as session:
+                upsert_vectors(
+                    session, model.model_id, [(r.id, r.content_hash) for r in chunk], vectors
+                )
+                index.upsert([r.id for r in chunk], vectors, [r.index_metadata() for r in chunk])
+            embedded += len(chunk)
+        swept: list[int] = []
+        with store.session() as session:
+            removed = delete_vectors(session, plan.to_remove)
+            if plan.to_remove:
+                index.delete(plan.to_remove)
+            if config.full_resync and vector_index.provider != "local":
+                # The local index is rebuilt from the table in every process; a remote one may
+                # still hold vectors of deleted requests (their table rows went with them).
+                swept = deleted_request_ids(session)
+                if swept:
+                    index.delete(swept)
+    except Exception as exc:
+        if _permanent(exc):
+            raise dg.Failure(str(exc), allow_retries=False) from exc
+        raise
+
+    context.log.info(
+        f"area {area}: embedded {embedded}, unchanged {len(plan.unchanged)}, removed {removed}"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "embedded": embedded,
+            "unchanged": len(plan.unchanged),
+            "removed": removed,
+            "remote_orphans_deleted": len(swept),
+            "full_resync": config.full_resync,
+            "model": model.model_id,
+            "index": vector_index.provider,
+            "embedding_tokens": model.usage.prompt_tokens - tokens_before,
+            "embed_seconds": round(embed_seconds, 4),
+            "total_seconds": round(time.perf_counter() - started, 4),
+            "dagster/partition_row_count": embedded + len(plan.unchanged),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=request_embeddings,
+    partitions_def=product_area_partitions,
+    description=(
+        "Every open request of the area has a vector made by the configured model from its "
+        "current title and description."
+    ),
+)
+def open_requests_have_current_vectors(
+    context: dg.AssetCheckExecutionContext, store: StoreResource, embedder: EmbedderResource
+) -> dg.AssetCheckResult:
+    area = context.partition_key
+    model_id = embedder.get().model_id
+    with store.session() as session:
+        stale = stale_open_requests(session, model_id, area_slug=area)
+    return dg.AssetCheckResult(
+        passed=not stale,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "stale_or_missing": len(stale),
+            "request_ids": dg.MetadataValue.json(stale[:100]),
+            "model": model_id,
+        },
+    )

@@ -1,0 +1,260 @@
+"""Calibrated match confidence: features of a (feedback entry, candidate request) pair and a
+logistic model that turns them into P(candidate is the entry's request).
+
+Why: raw cosine similarity of a small sentence model is not a probability. On all-MiniLM-L6-v2
+correct feedback→request pairs sit around 0.54, unrelated best candidates around 0.49, so fixed
+0.9/0.8 tiers on cosine would attach nothing. A logistic regression over a few signals (how
+similar, how far ahead of the other candidates, how many content words are shared, how long the
+entry is), fitted on labelled data, gives a confidence the tiers can use.
+
+Plain numpy (Newton/IRLS), no Dagster and no new dependency. The fitted parameters are versioned
+in `calibration_params.json` next to this module and written by `python -m bench.fit_calibration`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PARAMS_FILE = "calibration_params.json"
+
+# Features of one candidate given the entry and the other candidates. Order matters: it is the
+# order of the coefficients in the params file.
+FEATURES: tuple[str, ...] = (
+    "similarity",  # cosine of entry and candidate
+    "margin",  # similarity minus the best other candidate's (negative below rank 1)
+    "lead_over_pack",  # similarity minus the mean of the other top-5 similarities
+    "title_overlap",  # share of the title's content words found in the entry
+    "text_overlap",  # share of the entry's content words found in title + description
+    "log_entry_words",  # log(1 + content words in the entry): short entries are ambiguous
+)
+
+_WORD = re.compile(r"[a-z0-9]+")
+# Function words and words every piece of feedback uses; they say nothing about *which* need.
+_STOPWORD_TEXT = """
+    a about above after again against all also am an and any are as at be because been before
+    being below between both but by can cannot could did do does doing down during each even
+    every few for from further get gets getting got had has have having he her here hers him his
+    how i if in into is it its itself just let lets like make makes me more most much must my no
+    nor not now of off on once only or other our ours out over own per please really same she
+    should so some still such than that the their theirs them then there these they this those
+    through to too under until up us use used using very via want wants was we were what when
+    where which while who whom why will with within without would you your yours able need needs
+    needed customer customers client clients team teams user users currently today also right
+    way ways thing things lot lots many across etc eg ie one two new feature features request
+    requests support option options ability allow allows
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def _stem(word: str) -> str:
+    """A tiny suffix stripper: enough to meet "exports"/"exporting"/"exported" at "export"."""
+    for suffix in ("ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            stem = word[: -len(suffix)]
+            return stem + "y" if suffix == "ies" else stem
+    return word
+
+
+def content_words(text: str) -> frozenset[str]:
+    return frozenset(
+        _stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1
+    )
+
+
+@dataclass(frozen=True)
+class CandidateText:
+    title_words: frozenset[str]
+    text_words: frozenset[str]  # title + description
+
+    @classmethod
+    def of(cls, title: str, description: str) -> CandidateText:
+        title_words = content_words(title)
+        return cls(title_words, title_words | content_words(description))
+
+
+def feature_rows(
+    entry_words: frozenset[str],
+    scores: Sequence[float],
+    candidates: Sequence[CandidateText],
+    rows: int | None = None,
+) -> np.ndarray:
+    """Feature matrix (len(rows), len(FEATURES)) for the first `rows` candidates (all by default)
+    of one entry. `scores` are the candidates' cosine similarities, best first."""
+    n = len(scores) if rows is None else min(rows, len(scores))
+    out = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    if n == 0:
+        return out
+    sims = np.asarray(scores, dtype=np.float64)
+    top5 = sims[:5]
+    log_len = math.log1p(len(entry_words))
+    for i in range(n):
+        others = np.delete(sims, i) if len(sims) > 1 else np.zeros(0)
+        best_other = float(others.max()) if len(others) else 0.0
+        pack = np.delete(top5, i) if i < len(top5) else top5[:4]
+        pack_mean = float(pack.mean()) if len(pack) else 0.0
+        cand = candidates[i]
+        title_overlap = len(entry_words & cand.title_words) / max(1, len(cand.title_words))
+        text_overlap = len(entry_words & cand.text_words) / max(1, len(entry_words))
+        out[i] = (
+            sims[i],
+            sims[i] - best_other,
+            sims[i] - pack_mean,
+            title_overlap,
+            text_overlap,
+            log_len,
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- logistic regression
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
+
+
+@dataclass
+class LogisticFit:
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray  # on standardised features
+    intercept: float
+    iterations: int
+
+
+def fit_logistic(
+    x: np.ndarray,
+    y: np.ndarray,
+    l2: float = 1e-2,
+    max_iter: int = 100,
+    tol: float = 1e-9,
+    nonnegative: Sequence[int] = (),
+) -> LogisticFit:
+    """L2-regularised logistic regression by Newton's method (IRLS) on standardised features.
+
+    `nonnegative` lists feature columns whose coefficient is clamped at >= 0 (an active-set
+    refit): similarity-type signals must never lower the confidence, so it stays monotonic in
+    similarity even where the data is thin.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    z = (x - mean) / scale
+    n, d = z.shape
+    design = np.hstack([np.ones((n, 1)), z])
+    free = np.ones(d + 1, dtype=bool)
+    beta = np.zeros(d + 1)
+    penalty = np.full(d + 1, l2)
+    penalty[0] = 0.0  # the intercept is not shrunk
+    iterations = 0
+    for _ in range(d + 1):  # active-set passes: at most one per clamped feature
+        beta = np.where(free, beta, 0.0)
+        for iterations in range(1, max_iter + 1):  # noqa: B007 - reported below
+            cols = design[:, free]
+            p = sigmoid(cols @ beta[free])
+            w = p * (1 - p) + 1e-12
+            grad = cols.T @ (y - p) - penalty[free] * beta[free]
+            hess = (cols * w[:, None]).T @ cols + np.diag(penalty[free])
+            step = np.linalg.solve(hess, grad)
+            beta[free] += step
+            if float(np.max(np.abs(step))) < tol:
+                break
+        clamped = [j for j in nonnegative if free[j + 1] and beta[j + 1] < 0]
+        if not clamped:
+            break
+        for j in clamped:
+            free[j + 1] = False
+    beta = np.where(free, beta, 0.0)
+    return LogisticFit(mean, scale, beta[1:], float(beta[0]), iterations)
+
+
+# --------------------------------------------------------------------------- params file
+
+
+@dataclass(frozen=True)
+class CalibrationParams:
+    model_id: str
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coefficients: tuple[float, ...]  # per standardised feature
+    intercept: float
+    rerank_top_k: int = 10  # candidates scored per entry; the most confident one is the match
+    fitted_at: str = ""
+    data: dict[str, Any] = field(default_factory=dict)  # generator, seeds, sizes
+    metrics: dict[str, Any] = field(default_factory=dict)  # held-out evaluation
+
+    def __post_init__(self) -> None:
+        d = len(self.features)
+        if not (len(self.mean) == len(self.scale) == len(self.coefficients) == d):
+            raise ValueError("calibration params: features, mean, scale and coefficients differ")
+        unknown = [f for f in self.features if f not in FEATURES]
+        if unknown:
+            raise ValueError(f"calibration params use unknown features {unknown}")
+
+    @classmethod
+    def from_fit(cls, fit: LogisticFit, model_id: str, **extra: Any) -> CalibrationParams:
+        return cls(
+            model_id=model_id,
+            features=FEATURES,
+            mean=tuple(float(v) for v in fit.mean),
+            scale=tuple(float(v) for v in fit.scale),
+            coefficients=tuple(float(v) for v in fit.coef),
+            intercept=fit.intercept,
+            **extra,
+        )
+
+    def _columns(self) -> list[int]:
+        return [FEATURES.index(f) for f in self.features]
+
+    def probability(self, rows: np.ndarray) -> np.ndarray:
+        """Confidence for each feature row (columns in FEATURES order)."""
+        rows = np.asarray(rows, dtype=np.float64)
+        if rows.size == 0:
+            return np.zeros(rows.shape[0])
+        x = rows[:, self._columns()]
+        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        return sigmoid(z @ np.asarray(self.coefficients) + self.intercept)
+
+    def to_json(self) -> str:
+        payload = asdict(self)
+        payload["features"] = list(self.features)
+        return json.dumps(payload, indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> CalibrationParams:
+        raw = json.loads(text)
+        return cls(
+            model_id=raw["model_id"],
+            features=tuple(raw["features"]),
+            mean=tuple(raw["mean"]),
+            scale=tuple(raw["scale"]),
+            coefficients=tuple(raw["coefficients"]),
+            intercept=float(raw["intercept"]),
+            rerank_top_k=int(raw.get("rerank_top_k", 10)),
+            fitted_at=raw.get("fitted_at", ""),
+            data=raw.get("data", {}),
+            metrics=raw.get("metrics", {}),
+        )
+
+
+def params_path() -> Path:
+    return Path(str(resources.files("gtm_feedback_dagster.domain").joinpath(PARAMS_FILE)))
+
+
+@lru_cache(maxsize=1)
+def default_params() -> CalibrationParams:
+    """The parameters shipped with the package."""
+    return CalibrationParams.from_json(params_path().read_text(encoding="utf-8"))

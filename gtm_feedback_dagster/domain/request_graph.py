@@ -1,0 +1,258 @@
+"""The related-request graph: exact k-nearest neighbours over request vectors, clusters and
+duplicate candidates.
+
+Plain Python over numpy/faiss (no Dagster, no database), so the maths is tested against a numpy
+brute force. Vectors are L2-normalised float32 rows, so an inner product is a cosine similarity.
+
+Thresholds are for raw all-MiniLM-L6-v2 cosine (the embedded default), which runs much lower than
+OpenAI's: the reference's "related ≥ 0.8" would link almost nothing here. The defaults were
+measured on the demo data set (see `DEFAULT_*` below and the analytics issue note).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+DEFAULT_K = 10
+# Edges below this are not worth storing: with MiniLM, unrelated requests still score ~0.1-0.3.
+DEFAULT_MIN_SIMILARITY = 0.35
+# "Related, not identical" (the reference's find-all-related ≥ 0.8 on OpenAI embeddings).
+DEFAULT_RELATED_THRESHOLD = 0.55
+# Edges strong enough to put two requests in the same theme cluster.
+DEFAULT_CLUSTER_THRESHOLD = 0.6
+# Pairs this close are probably the same ask written twice: merge candidates.
+DEFAULT_DUPLICATE_THRESHOLD = 0.8
+DEFAULT_BLOCK_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    request_id: int
+    related_id: int
+    similarity: float
+    rank: int  # 1 = nearest
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    a: int  # the smaller id
+    b: int
+    similarity: float
+
+
+def _as_matrix(vectors: np.ndarray, what: str) -> np.ndarray:
+    arr = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must be a 2-d matrix, got shape {arr.shape}")
+    return arr
+
+
+def knn_edges(
+    query_ids: Sequence[int],
+    query_vectors: np.ndarray,
+    corpus_ids: Sequence[int],
+    corpus_vectors: np.ndarray,
+    k: int = DEFAULT_K,
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> list[Neighbour]:
+    """Exact k nearest neighbours of every query among the corpus (a query never neighbours
+    itself), keeping similarities >= min_similarity.
+
+    Queries are searched `block_size` rows at a time against a flat inner-product index, so each
+    block is one matrix product (faiss runs it through BLAS), never one search per request, and
+    memory stays bounded at block_size x corpus scores.
+    """
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}")
+    if block_size <= 0:
+        raise ValueError(f"block_size must be positive, got {block_size}")
+    q_ids = np.asarray(list(query_ids), dtype=np.int64)
+    c_ids = np.asarray(list(corpus_ids), dtype=np.int64)
+    queries = _as_matrix(query_vectors, "query vectors")
+    corpus = _as_matrix(corpus_vectors, "corpus vectors")
+    if queries.shape[0] != len(q_ids) or corpus.shape[0] != len(c_ids):
+        raise ValueError("each vector needs exactly one id")
+    if len(q_ids) == 0 or len(c_ids) == 0:
+        return []
+    if queries.shape[1] != corpus.shape[1]:
+        raise ValueError(
+            f"query dimension {queries.shape[1]} differs from corpus dimension {corpus.shape[1]}"
+        )
+    index = faiss.IndexFlatIP(corpus.shape[1])
+    index.add(corpus)
+    # One extra hit so that dropping the query itself still leaves k neighbours.
+    fetch = min(k + 1, len(c_ids))
+    edges: list[Neighbour] = []
+    for start in range(0, len(q_ids), block_size):
+        block_ids = q_ids[start : start + block_size]
+        scores, positions = index.search(queries[start : start + block_size], fetch)
+        for qid, row_scores, row_pos in zip(block_ids, scores, positions, strict=True):
+            hits = [
+                (float(s), int(c_ids[p]))
+                for s, p in zip(row_scores, row_pos, strict=True)
+                if p >= 0 and c_ids[p] != qid and s >= min_similarity
+            ]
+            # Ties (identical vectors) in id order, so results never depend on faiss internals.
+            hits.sort(key=lambda h: (-h[0], h[1]))
+            edges.extend(
+                Neighbour(int(qid), rid, sim, rank)
+                for rank, (sim, rid) in enumerate(hits[:k], start=1)
+            )
+    return edges
+
+
+def requests_to_recompute(
+    query_ids: Sequence[int],
+    query_vectors: np.ndarray,
+    computed_at: Mapping[int, float],
+    existing: Mapping[int, Sequence[tuple[int, float]]],
+    corpus_ids: Sequence[int],
+    corpus_vectors: np.ndarray,
+    updated_at: Mapping[int, float],
+    k: int = DEFAULT_K,
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> set[int]:
+    """Which queries' neighbour lists may differ from what is stored.
+
+    `computed_at[q]` is when q's stored rows were computed (epoch seconds; absent = never),
+    `existing[q]` its stored (related_id, similarity) rows, `updated_at[c]` when c's vector
+    changed. A query is recomputed when its own vector changed or it has no rows yet, when one of
+    its neighbours changed or was removed, or when a vector that changed since its rows were
+    computed now beats its k-th neighbour — so an incremental run gives exactly what a full
+    rebuild would, while touching only the affected requests.
+    """
+    q_ids = [int(q) for q in query_ids]
+    corpus_set = {int(c) for c in corpus_ids}
+    stale: set[int] = set()
+    for q in q_ids:
+        at = computed_at.get(q)
+        rows = existing.get(q) or ()
+        if at is None or not rows or updated_at.get(q, 0.0) > at:
+            stale.add(q)
+            continue
+        for related_id, _sim in rows:
+            if related_id not in corpus_set or updated_at.get(related_id, 0.0) > at:
+                stale.add(q)
+                break
+
+    # Vectors that changed after some remaining query's rows were computed may have entered
+    # its top k: compare them with every such query in one blocked matrix product.
+    remaining = [q for q in q_ids if q not in stale]
+    if not remaining:
+        return stale
+    oldest = min(computed_at[q] for q in remaining)
+    c_ids = np.asarray(list(corpus_ids), dtype=np.int64)
+    c_updated = np.asarray([updated_at.get(int(c), 0.0) for c in c_ids], dtype=np.float64)
+    changed = np.flatnonzero(c_updated > oldest)
+    if len(changed) == 0:
+        return stale
+    position = {int(q): i for i, q in enumerate(query_ids)}
+    rem_rows = np.asarray([position[q] for q in remaining], dtype=np.int64)
+    queries = _as_matrix(query_vectors, "query vectors")[rem_rows]
+    rem_ids = np.asarray(remaining, dtype=np.int64)
+    rem_at = np.asarray([computed_at[q] for q in remaining], dtype=np.float64)
+    # A changed vector matters if it reaches the weakest stored neighbour (or, with fewer than k
+    # rows, the storage floor).
+    floor = np.asarray(
+        [
+            min(s for _, s in existing[q]) if len(existing[q]) >= k else min_similarity
+            for q in remaining
+        ],
+        dtype=np.float32,
+    )
+    changed_vectors = _as_matrix(corpus_vectors, "corpus vectors")[changed]
+    changed_ids = c_ids[changed]
+    changed_at = c_updated[changed]
+    for start in range(0, len(changed), block_size):
+        sims = queries @ changed_vectors[start : start + block_size].T
+        newer = changed_at[None, start : start + block_size] > rem_at[:, None]
+        not_self = changed_ids[None, start : start + block_size] != rem_ids[:, None]
+        hit = (sims >= floor[:, None]) & newer & not_self
+        stale.update(int(q) for q in rem_ids[hit.any(axis=1)])
+    return stale
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        self.parent.setdefault(x, x)
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:  # path compression
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def clusters(edges: Iterable[tuple[int, int, float]], threshold: float) -> list[list[int]]:
+    """Connected components (size >= 2) of the graph of edges with similarity >= threshold;
+    largest first, members sorted, ties by smallest member."""
+    uf = _UnionFind()
+    for a, b, sim in edges:
+        if sim >= threshold and a != b:
+            uf.union(int(a), int(b))
+    groups: dict[int, list[int]] = defaultdict(list)
+    for node in uf.parent:
+        groups[uf.find(node)].append(node)
+    found = [sorted(members) for members in groups.values() if len(members) >= 2]
+    found.sort(key=lambda m: (-len(m), m[0]))
+    return found
+
+
+def duplicate_pairs(
+    edges: Iterable[tuple[int, int, float]], threshold: float
+) -> list[DuplicatePair]:
+    """Unordered pairs with similarity >= threshold, once each, most similar first."""
+    best: dict[tuple[int, int], float] = {}
+    for a, b, sim in edges:
+        if sim < threshold or a == b:
+            continue
+        key = (min(a, b), max(a, b))
+        best[key] = max(sim, best.get(key, sim))
+    pairs = [DuplicatePair(a, b, sim) for (a, b), sim in best.items()]
+    pairs.sort(key=lambda p: (-p.similarity, p.a, p.b))
+    return pairs
+
+
+def best_related(edges: Iterable[tuple[int, int, float]], threshold: float) -> dict[int, int]:
+    """Each request's most similar neighbour at or above the threshold (requests without one are
+    absent)."""
+    best: dict[int, tuple[float, int]] = {}
+    for a, b, sim in edges:
+        if sim < threshold or a == b:
+            continue
+        current = best.get(a)
+        if current is None or (sim, -b) > (current[0], -current[1]):
+            best[a] = (sim, b)
+    return {a: b for a, (_sim, b) in best.items()}
+
+
+@dataclass(frozen=True)
+class GraphParams:
+    k: int = DEFAULT_K
+    min_similarity: float = DEFAULT_MIN_SIMILARITY
+    related_threshold: float = DEFAULT_RELATED_THRESHOLD
+    cluster_threshold: float = DEFAULT_CLUSTER_THRESHOLD
+    duplicate_threshold: float = DEFAULT_DUPLICATE_THRESHOLD
+    block_size: int = DEFAULT_BLOCK_SIZE
+
+    def stored_rows_differ(self, previous: Mapping[str, object] | None) -> bool:
+        """Whether rows computed with `previous` params would differ (k or the storage floor
+        changed); thresholds only shape what is derived from the rows, recomputed every run."""
+        if not previous:
+            return False
+        return previous.get("k") != self.k or previous.get("min_similarity") != self.min_similarity

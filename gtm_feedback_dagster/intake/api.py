@@ -1,0 +1,196 @@
+"""The feedback API: `POST /api/feedback` stores an entry, `GET /api/feedback/{id}` shows it.
+
+Both sit behind `Authorization: Bearer <GTM_FEEDBACK_API_TOKEN>`. Without a configured token the
+API answers 503 instead of running open. Bad input always gets a 4xx with the reasons, never a
+500: 400 malformed JSON, 401 bad or missing token, 413 body over 64 KiB (refused before it is
+read whole), 415 not JSON, 422 validation errors. An invalid but well-formed entry whose
+submitter resolves is stored `invalid` with the reasons as well, so it is not lost.
+
+Idempotency: with `external_id`, the same call stored twice returns the first entry (200).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from gtm_feedback_dagster.config import Settings
+from gtm_feedback_dagster.intake.management import entry_detail
+from gtm_feedback_dagster.intake.submission import RefResolver, prepare_feedback, store_feedback
+from gtm_feedback_dagster.store import repo
+from gtm_feedback_dagster.store.db import session_scope
+
+API_TOKEN_ENV = "GTM_FEEDBACK_API_TOKEN"
+API_SOURCE = "api"
+MAX_BODY_BYTES = 64 * 1024
+MAX_EXTERNAL_ID_CHARS = 300
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
+
+
+def check_token(request: Request) -> JSONResponse | None:
+    """None when the bearer token matches; otherwise the response to send."""
+    expected = os.environ.get(API_TOKEN_ENV, "").strip()
+    if not expected:
+        return _error(503, "API token not configured", detail=f"set {API_TOKEN_ENV} on the server")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # compare_digest keeps the comparison time independent of where the strings differ.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode("utf-8"), expected.encode("utf-8")
+    ):
+        return _error(401, "missing or invalid bearer token")
+    return None
+
+
+async def read_limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, refused as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise _BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise _BodyTooLarge
+    return bytes(body)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _shape_problems(payload: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    for name in ("severity", "account", "submitter", "opportunity"):
+        value = payload.get(name)
+        if value is not None and not isinstance(value, str | int):
+            problems.append(f"{name} must be a string")
+    links = payload.get("links")
+    if links is not None and not (
+        isinstance(links, str)
+        or (isinstance(links, list) and all(isinstance(x, str) for x in links))
+    ):
+        problems.append("links must be a list of URLs")
+    external_id = payload.get("external_id")
+    if external_id is not None:
+        if not isinstance(external_id, str | int) or isinstance(external_id, bool):
+            problems.append("external_id must be a string")
+        elif not str(external_id).strip() or len(str(external_id)) > MAX_EXTERNAL_ID_CHARS:
+            problems.append(f"external_id must be 1 to {MAX_EXTERNAL_ID_CHARS} characters")
+    return problems
+
+
+def submit_payload(settings: Settings, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Stores one API submission; returns (HTTP status, body). Runs in a worker thread."""
+    shape = _shape_problems(payload)
+    if shape:
+        return 422, {"error": "validation failed", "errors": shape}
+    external_id = payload.get("external_id")
+    external_id = str(external_id).strip() if external_id is not None else None
+    record = {
+        "customer_pain": payload.get("customer_pain", payload.get("text")),
+        "severity": payload.get("severity"),
+        "account": payload.get("account"),
+        "submitter": payload.get("submitter"),
+        "opportunity": payload.get("opportunity"),
+        "links": payload.get("links"),
+    }
+    with session_scope(settings.database_url) as session:
+        prepared = prepare_feedback(record, RefResolver(session), max_chars=settings.max_text_chars)
+        # Storing an invalid entry needs someone to tell about it: a resolvable submitter.
+        keep_invalid = prepared.values.get("submitter_id") is not None
+        if not prepared.valid and not keep_invalid and external_id is None:
+            return 422, {"error": "validation failed", "errors": prepared.problems}
+        try:
+            stored = store_feedback(
+                session,
+                prepared,
+                source=API_SOURCE,
+                external_id=external_id,
+                raw=payload,
+                store_invalid=keep_invalid,
+            )
+        except repo.NotFoundError as exc:  # pragma: no cover - prepare_feedback reports these
+            return 422, {"error": "validation failed", "errors": [str(exc)]}
+        except ValueError:
+            return 422, {"error": "validation failed", "errors": prepared.problems}
+    if stored.outcome == "created":
+        return 201, {"id": stored.id, "status": stored.status}
+    if stored.status == "invalid":
+        return 422, {
+            "error": "validation failed",
+            "errors": list(stored.problems) or prepared.problems,
+            "id": stored.id,
+            "status": stored.status,
+        }
+    return 200, {"id": stored.id, "status": stored.status, "existing": True}
+
+
+def build_routes(settings: Settings) -> list[BaseRoute]:
+    async def post_feedback(request: Request) -> JSONResponse:
+        denied = check_token(request)
+        if denied is not None:
+            return denied
+        if not _is_json(request.headers.get("content-type", "")):
+            return _error(415, "send the entry as application/json")
+        try:
+            body = await read_limited_body(request)
+        except _BodyTooLarge:
+            return _error(413, f"request body over {MAX_BODY_BYTES // 1024} KiB")
+        try:
+            payload = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return _error(400, f"malformed JSON: {exc}")
+        if not isinstance(payload, dict):
+            return _error(422, "validation failed", errors=["the body must be a JSON object"])
+        try:
+            status, content = await run_in_threadpool(submit_payload, settings, payload)
+        except OperationalError:
+            return _error(503, "database unavailable, try again")
+        return JSONResponse(content, status_code=status)
+
+    async def get_feedback(request: Request) -> JSONResponse:
+        denied = check_token(request)
+        if denied is not None:
+            return denied
+        entry_id = int(request.path_params["entry_id"])
+
+        def load() -> dict[str, Any] | None:
+            with session_scope(settings.database_url) as session:
+                try:
+                    detail = entry_detail(session, entry_id, settings.app_url)
+                except repo.NotFoundError:
+                    return None
+            detail.pop("raw", None)
+            return detail
+
+        try:
+            detail = await run_in_threadpool(load)
+        except OperationalError:
+            return _error(503, "database unavailable, try again")
+        if detail is None:
+            return _error(404, f"no entry {entry_id}")
+        return JSONResponse(detail)
+
+    return [
+        Route("/api/feedback", post_feedback, methods=["POST"]),
+        Route("/api/feedback/{entry_id:int}", get_feedback, methods=["GET"]),
+    ]

@@ -1,0 +1,72 @@
+"""The intake service (`gtm-feedback serve`): one Starlette app composed from route lists.
+
+Every module of this package except this one may define `build_routes(settings)`; its routes are
+mounted, as are the Slack routes from `gtm_feedback_dagster.slack.routes`. Handlers do their
+database work in Starlette's threadpool so the event loop stays free.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gtm_feedback_dagster import intake
+from gtm_feedback_dagster.config import Settings, load_settings
+from gtm_feedback_dagster.slack.routes import build_slack_routes
+from gtm_feedback_dagster.store.db import engine_for
+
+
+def collect_routes(settings: Settings) -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for info in sorted(pkgutil.iter_modules(intake.__path__), key=lambda m: m.name):
+        if info.name == "app":
+            continue
+        module = importlib.import_module(f"{intake.__name__}.{info.name}")
+        build = getattr(module, "build_routes", None)
+        if callable(build):
+            routes.extend(build(settings))
+    routes.extend(build_slack_routes(settings))
+    return routes
+
+
+def _database_reachable(url: str) -> bool:
+    try:
+        with engine_for(url).connect() as conn:
+            conn.execute(text("select 1"))
+        return True
+    except Exception:
+        return False
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+
+    async def healthz(request: Request) -> JSONResponse:
+        if await run_in_threadpool(_database_reachable, settings.database_url):
+            return JSONResponse({"ok": True})
+        return JSONResponse({"ok": False, "error": "database unreachable"}, status_code=503)
+
+    async def http_error(request: Request, exc: Any) -> Response:
+        # 404/405 and friends as JSON, like every other answer of the API.
+        assert isinstance(exc, HTTPException)
+        return JSONResponse(
+            {"error": exc.detail},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    app = Starlette(
+        routes=[Route("/healthz", healthz, methods=["GET"]), *collect_routes(settings)],
+        exception_handlers={HTTPException: http_error},
+    )
+    app.state.settings = settings
+    return app

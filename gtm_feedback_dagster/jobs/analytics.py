@@ -1,0 +1,32 @@
+"""Asset jobs of the analytics assets, launched by the schedules in `schedules/`."""
+
+import dagster as dg
+
+from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
+from gtm_feedback_dagster.assets.related_request_graph import (
+    DUPLICATES_CHECK,
+    related_request_graph,
+)
+from gtm_feedback_dagster.assets.weekly_digest import weekly_digest
+from gtm_feedback_dagster.partitions import product_area_partitions
+
+# The graph is refreshed (incrementally: cheap) in the same run, right before the report, so
+# the report's themes reflect today's requests.
+area_insights_job = dg.define_asset_job(
+    name="area_insights_job",
+    selection=dg.AssetSelection.assets(related_request_graph, area_insight_report)
+    | dg.AssetSelection.checks_for_assets(related_request_graph),
+    partitions_def=product_area_partitions,
+    executor_def=dg.in_process_executor,
+    description=(
+        "One product area: refresh its related-request graph, then write its insight report. "
+        f"The `{DUPLICATES_CHECK}` check warns about likely duplicates."
+    ),
+)
+
+weekly_digest_job = dg.define_asset_job(
+    name="weekly_digest_job",
+    selection=dg.AssetSelection.assets(weekly_digest),
+    executor_def=dg.in_process_executor,
+    description="Queues the weekly digest of the last 7 days for the digest Slack channel.",
+)

@@ -1,0 +1,63 @@
+"""Outbox delivery as a Dagster op (the last step of every job that queues Slack messages) and
+as `deliver_outbox_job` (launched by `outbox_sensor` for retries and by `firehose_sensor`)."""
+
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from gtm_feedback_dagster.resources.slack import SlackResource
+from gtm_feedback_dagster.resources.store import StoreResource
+from gtm_feedback_dagster.slack.outbox import deliver_outbox
+
+OWNERS = ["team:gtm-feedback"]
+# Only database hiccups reach the op's retry policy: Slack failures are recorded per message
+# (backoff or failed) and never fail the run.
+DB_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+class DeliverOutboxConfig(dg.Config):
+    message_ids: list[int] | None = Field(
+        default=None, description="Deliver only these outbox ids; empty means every due message."
+    )
+    limit: int = Field(default=200, description="At most this many messages per run.")
+
+
+@dg.op(
+    ins={"start_after": dg.In(dg.Nothing, description="Runs after the op that queued messages.")},
+    retry_policy=DB_RETRY_POLICY,
+    tags={"kind": "slack"},
+    description=(
+        "Sends the due Slack messages of the outbox (oldest first; 429s honour Retry-After, "
+        "transient errors back off, permanent ones mark the message failed). Without "
+        "SLACK_BOT_TOKEN nothing is sent and the messages wait in the outbox."
+    ),
+)
+def deliver_outbox_op(
+    context: dg.OpExecutionContext,
+    config: DeliverOutboxConfig,
+    store: StoreResource,
+    slack: SlackResource,
+) -> dg.Output[dict[str, Any]]:
+    report = deliver_outbox(
+        store.url, slack.get_client(), limit=config.limit, ids=config.message_ids
+    )
+    context.log.info(f"outbox: {report.summary()}")
+    if report.aborted:
+        context.log.warning(
+            f"Slack rejected the bot token ({report.aborted}); the rest of the queue waits. "
+            "Check SLACK_BOT_TOKEN, then `gtm-feedback outbox retry` the failed message."
+        )
+    summary = report.metadata()
+    return dg.Output(summary, metadata=summary)
+
+
+@dg.job(
+    executor_def=dg.in_process_executor,
+    description="Delivers queued Slack messages from the outbox.",
+    tags={"team": "gtm-feedback"},
+)
+def deliver_outbox_job() -> None:
+    deliver_outbox_op()

@@ -1,0 +1,70 @@
+"""`resolve_slack_responses_job`: acts on a batch of Slack inbox rows (approval clicks, reactions,
+modal submissions, /shipped) and expires unanswered approvals, then delivers the messages that
+queued. Launched by `slack_response_sensor`; the work is `slack/responses.py`."""
+
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from gtm_feedback_dagster.jobs.deliver_outbox import DB_RETRY_POLICY, deliver_outbox_op
+from gtm_feedback_dagster.resources.ai import EmbedderResource, LLMResource, VectorIndexResource
+from gtm_feedback_dagster.resources.slack import SlackResource
+from gtm_feedback_dagster.resources.store import StoreResource
+from gtm_feedback_dagster.slack.responses import (
+    ResolveEnv,
+    ResolveReport,
+    expire_approvals,
+    resolve_inbox,
+)
+
+
+class ResolveSlackResponsesConfig(dg.Config):
+    inbox_ids: list[int] = Field(default_factory=list, description="slack_inbox rows to process.")
+    expire_approval_ids: list[int] = Field(
+        default_factory=list, description="Pending approvals past their expiry."
+    )
+
+
+@dg.op(
+    retry_policy=DB_RETRY_POLICY,
+    tags={"kind": "slack"},
+    description=(
+        "Processes Slack inbox rows, each in its own transaction (claimed, applied, closed; "
+        "transient failures retried by a later run), and expires overdue approvals."
+    ),
+)
+def resolve_slack_responses_op(
+    context: dg.OpExecutionContext,
+    config: ResolveSlackResponsesConfig,
+    store: StoreResource,
+    slack: SlackResource,
+    embedder: EmbedderResource,
+    vector_index: VectorIndexResource,
+    llm: LLMResource,
+) -> dg.Output[dict[str, Any]]:
+    env = ResolveEnv(
+        settings=store.settings,
+        database_url=store.url,
+        client=slack.get_client(),
+        llm=llm.get(),
+        embedder_factory=embedder.get,
+        index_opener=vector_index.open,
+    )
+    report = resolve_inbox(env, config.inbox_ids) if config.inbox_ids else ResolveReport()
+    if config.expire_approval_ids:
+        expire_approvals(env, config.expire_approval_ids, report=report)
+    for inbox_id, error in report.errors.items():
+        context.log.warning(f"inbox row {inbox_id}: {error}")
+    summary = report.metadata()
+    context.log.info(f"slack responses: {summary}")
+    return dg.Output(summary, metadata=summary)
+
+
+@dg.job(
+    executor_def=dg.in_process_executor,
+    description="Acts on Slack responses (approvals, reactions, modal, /shipped), then delivers.",
+    tags={"team": "gtm-feedback"},
+)
+def resolve_slack_responses_job() -> None:
+    deliver_outbox_op(start_after=resolve_slack_responses_op())

@@ -1,0 +1,120 @@
+"""`route_feedback_job`: route one batch of pending feedback entries (launched by
+`new_feedback_sensor`, or by `gtm-feedback route`).
+
+A thin Dagster shell around `routing.engine.route_batch`. Transient failures (network, 429/5xx
+after the clients' own retries, lost database connections) retry the op with backoff; entries
+already applied are no longer pending, so a retry or a rerun does only what is left. Permanent
+batch-level failures (a rejected API key, a wrong index dimension) fail the run without retries:
+the entries stay pending and the sensor's sweep tries them again later, up to
+`MAX_ROUTE_ATTEMPTS` runs, after which they are marked failed.
+"""
+
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from gtm_feedback_dagster.resources.ai import EmbedderResource, LLMResource, VectorIndexResource
+from gtm_feedback_dagster.resources.store import StoreResource
+from gtm_feedback_dagster.routing.confidence import CalibratedScorer
+from gtm_feedback_dagster.routing.engine import RoutingEnv, is_transient, route_batch
+
+ROUTE_OP_NAME = "route_feedback_batch"
+
+ROUTE_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+class RouteBatchConfig(dg.Config):
+    feedback_ids: list[int] = Field(description="Ids of the feedback entries to route.")
+
+
+def route_run_config(feedback_ids: list[int]) -> dg.RunConfig:
+    return dg.RunConfig(ops={ROUTE_OP_NAME: RouteBatchConfig(feedback_ids=list(feedback_ids))})
+
+
+def feedback_ids_of_run_config(run_config: dict[str, Any]) -> list[int]:
+    """The entry ids a route run was launched with (empty for anything else)."""
+    try:
+        ids = run_config["ops"][ROUTE_OP_NAME]["config"]["feedback_ids"]
+    except (KeyError, TypeError):
+        return []
+    return [int(i) for i in ids]
+
+
+@dg.op(
+    name=ROUTE_OP_NAME,
+    retry_policy=ROUTE_RETRY,
+    description=(
+        "Embeds the batch in one call, searches the vector index (top 50), decides each entry's "
+        "tier (LLM judge when configured, else the calibrated confidence) and applies it in its "
+        "own transaction: attach + follow + confirmation DM, approval request, or a new request."
+    ),
+    tags={"kind": "routing"},
+)
+def route_feedback_batch(
+    context: dg.OpExecutionContext,
+    config: RouteBatchConfig,
+    store: StoreResource,
+    embedder: EmbedderResource,
+    vector_index: VectorIndexResource,
+    llm: LLMResource,
+) -> dict[str, Any]:
+    settings = store.settings
+    model = embedder.get()
+    try:
+        with store.session() as session:
+            index = vector_index.open(session, model.model_id, model.dim)
+        env = RoutingEnv(
+            settings=settings,
+            session=store.session,
+            embedder=model,
+            index=index,
+            scorer=CalibratedScorer(),
+            llm=llm.get(),
+        )
+        # Op retries re-run the same batch: only the first attempt counts towards giving up.
+        report = route_batch(env, config.feedback_ids, count_attempt=context.retry_number == 0)
+    except dg.Failure:
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            context.log.warning(f"transient failure, the op will retry: {exc}")
+            raise
+        raise dg.Failure(
+            description=f"routing failed permanently: {type(exc).__name__}: {exc}",
+            allow_retries=False,
+        ) from exc
+    for warning in report.warnings:
+        context.log.warning(warning)
+    counts = report.counts
+    context.log.info(
+        "routed batch of {n}: attach {attach}, ask {ask}, new {new}, failed {failed}, "
+        "skipped {skipped}".format(n=report.requested, **counts)
+    )
+    metadata = report.as_metadata()
+    context.add_output_metadata(
+        {
+            **{k: v for k, v in metadata.items() if isinstance(v, int | float | str)},
+            "methods": dg.MetadataValue.json(metadata["methods"]),
+            "llm_tokens": dg.MetadataValue.json(metadata["llm_tokens"]),
+            "timings_seconds": dg.MetadataValue.json(metadata["timings_seconds"]),
+            "embedding_model": model.model_id,
+        }
+    )
+    return {
+        "counts": counts,
+        "entries": [
+            {"id": o.entry_id, "tier": o.tier, "request_id": o.request_id} for o in report.outcomes
+        ],
+    }
+
+
+@dg.job(
+    executor_def=dg.in_process_executor,
+    description="Routes a batch of pending feedback entries to feature requests (three tiers).",
+    tags={"dagster/max_retries": 1, "dagster/retry_on_asset_or_op_failure": False},
+)
+def route_feedback_job() -> None:
+    route_feedback_batch()

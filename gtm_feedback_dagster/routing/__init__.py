@@ -1,0 +1,1 @@
+"""Semantic matching and three-tier routing of feedback entries (plain Python, no Dagster)."""

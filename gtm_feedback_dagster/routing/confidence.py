@@ -1,0 +1,109 @@
+"""The calibrated scorer: ranked candidates -> a probability-like confidence and a short reason.
+
+Used whenever no LLM judge is configured (and when the judge's answer fails validation), and by
+search. The maths and the fitted parameters live in `domain/calibration.py` /
+`domain/calibration_params.json`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from gtm_feedback_dagster.domain.calibration import (
+    FEATURES,
+    CalibrationParams,
+    CandidateText,
+    content_words,
+    default_params,
+    feature_rows,
+)
+from gtm_feedback_dagster.routing.candidates import ScoredCandidate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RankedMatch:
+    candidate: ScoredCandidate
+    confidence: float
+    reason: str
+    features: dict[str, float]
+
+    @property
+    def request_id(self) -> int:
+        return self.candidate.request.id
+
+
+@lru_cache(maxsize=20_000)
+def _candidate_text(title: str, description: str) -> CandidateText:
+    return CandidateText.of(title, description)
+
+
+def _reason(match: ScoredCandidate, feats: dict[str, float], shared: Sequence[str]) -> str:
+    parts = [f"similarity {match.similarity:.2f}"]
+    margin = feats["margin"]
+    if margin >= 0:
+        parts.append(f"{margin:.2f} ahead of the next request")
+    else:
+        parts.append(f"{-margin:.2f} behind the closest request")
+    text = ", ".join(parts)
+    if shared:
+        text += "; shared terms: " + ", ".join(shared[:5])
+    return text
+
+
+class CalibratedScorer:
+    """Scores the nearest candidates of a text with the fitted logistic model and re-ranks them
+    by confidence (lexical overlap can lift the right request above a slightly closer one)."""
+
+    def __init__(self, params: CalibrationParams | None = None) -> None:
+        self.params = params or default_params()
+
+    @property
+    def model_id(self) -> str:
+        return self.params.model_id
+
+    def check_model(self, embedder_model_id: str) -> str | None:
+        """A warning when the parameters were fitted on another embedding model's signals."""
+        if embedder_model_id == self.params.model_id:
+            return None
+        message = (
+            f"calibration was fitted for {self.params.model_id} but embeddings come from "
+            f"{embedder_model_id}; confidences may be miscalibrated "
+            "(refit with `python -m bench.fit_calibration` or configure an LLM judge)"
+        )
+        log.warning(message)
+        return message
+
+    def rank(
+        self, text: str, candidates: Sequence[ScoredCandidate], limit: int | None = None
+    ) -> list[RankedMatch]:
+        """Candidates (best similarity first) scored and re-ranked by confidence."""
+        if not candidates:
+            return []
+        depth = max(self.params.rerank_top_k, limit or 0)
+        entry_words = content_words(text)
+        texts = [
+            _candidate_text(c.request.title, c.request.description) for c in candidates[:depth]
+        ]
+        rows = feature_rows(entry_words, [c.similarity for c in candidates], texts, rows=depth)
+        probs = self.params.probability(rows)
+        ranked = []
+        for i, cand in enumerate(candidates[: len(rows)]):
+            feats = {name: float(rows[i][j]) for j, name in enumerate(FEATURES)}
+            shared = sorted(entry_words & texts[i].title_words) or sorted(
+                entry_words & texts[i].text_words
+            )
+            ranked.append(
+                RankedMatch(
+                    candidate=cand,
+                    confidence=float(probs[i]),
+                    reason=_reason(cand, feats, shared),
+                    features=feats,
+                )
+            )
+        ranked.sort(key=lambda m: (-m.confidence, -m.candidate.similarity, m.request_id))
+        return ranked[:limit] if limit is not None else ranked

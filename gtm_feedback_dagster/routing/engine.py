@@ -1,0 +1,302 @@
+"""`route_batch`: route a batch of pending feedback entries, usable without Dagster.
+
+load batch → every searchable request has a current vector (missing ones embedded, cheap when
+none) → the whole batch embedded in ONE call → one index search (top 50 each) → per entry, in
+order: decide (LLM judge or calibrated) and apply in its own transaction. A request created for an
+entry is embedded, stored and indexed at once, and later entries of the batch see it.
+
+Failures: a transient one (network, 429/5xx after the clients' retries, a dropped database
+connection) propagates, so the caller (a Dagster op with a RetryPolicy) retries the batch —
+entries already applied are no longer pending and are skipped. A permanent problem with one entry
+marks that entry `failed` with the reason, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from gtm_feedback_dagster.ai.embedders import Embedder, EmbeddingError, query_text, request_text
+from gtm_feedback_dagster.ai.llm import ChatLLM
+from gtm_feedback_dagster.config import Settings
+from gtm_feedback_dagster.routing.apply import (
+    Applied,
+    EntrySnapshot,
+    apply_ask,
+    apply_attach,
+    apply_new_request,
+    load_pending,
+    mark_failed,
+)
+from gtm_feedback_dagster.routing.candidates import (
+    ROUTING_TOP_K,
+    RequestInfo,
+    hits_against,
+    load_request_infos,
+    merge_hits,
+    resolve_candidates,
+)
+from gtm_feedback_dagster.routing.confidence import CalibratedScorer
+from gtm_feedback_dagster.routing.decide import Decision, Thresholds, decide
+from gtm_feedback_dagster.routing.drafting import draft_new_request
+from gtm_feedback_dagster.store.schema import ProductArea
+from gtm_feedback_dagster.store.vectors import plan_sync, upsert_vectors
+from gtm_feedback_dagster.vectors.base import VectorIndex, VectorIndexError
+
+log = logging.getLogger(__name__)
+
+# A run that loads an entry counts one attempt; after this many runs without finishing (each
+# crashed or failed as a whole) the entry is marked failed instead of being retried forever.
+MAX_ROUTE_ATTEMPTS = 5
+_CLAIM_RETRIES = 3  # a unique-slug race with a concurrent run: redo the entry's transaction
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying the batch later (the clients already retried quickly)."""
+    if isinstance(exc, EmbeddingError | VectorIndexError):
+        return bool(getattr(exc, "retryable", False))
+    if isinstance(exc, IntegrityError):
+        return False
+    if isinstance(exc, DBAPIError):
+        # Lost connections, "database is locked", serialization failures.
+        return bool(exc.connection_invalidated) or exc.__class__.__name__ == "OperationalError"
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
+@dataclass
+class RoutingEnv:
+    """What routing needs: settings, a transaction factory and the AI parts."""
+
+    settings: Settings
+    session: Callable[[], AbstractContextManager[Session]]
+    embedder: Embedder
+    index: VectorIndex
+    scorer: CalibratedScorer
+    llm: ChatLLM | None = None
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.settings.auto_attach_threshold, self.settings.ask_threshold)
+
+
+@dataclass
+class EntryOutcome:
+    entry_id: int
+    tier: str  # attach | ask | new | failed | skipped
+    request_id: int | None = None
+    confidence: float | None = None
+    method: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class BatchReport:
+    requested: int = 0
+    outcomes: list[EntryOutcome] = field(default_factory=list)
+    requests_embedded: int = 0
+    stale_hits: int = 0
+    embedding_tokens: int = 0
+    llm_tokens: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        tiers = Counter(o.tier for o in self.outcomes)
+        return {k: tiers.get(k, 0) for k in ("attach", "ask", "new", "failed", "skipped")}
+
+    @property
+    def methods(self) -> dict[str, int]:
+        return dict(Counter(o.method for o in self.outcomes if o.method))
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "requested": self.requested,
+            **{f"tier_{k}": v for k, v in self.counts.items()},
+            "methods": self.methods,
+            "requests_embedded": self.requests_embedded,
+            "stale_index_hits": self.stale_hits,
+            "embedding_tokens": self.embedding_tokens,
+            "llm_tokens": dict(self.llm_tokens),
+            "timings_seconds": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+def ensure_request_vectors(
+    session: Callable[[], AbstractContextManager[Session]],
+    embedder: Embedder,
+    index: VectorIndex,
+) -> int:
+    """Embed (in one call) every searchable request whose stored vector is missing or stale, and
+    put the new vectors into the table and the serving index. Returns how many; one query when
+    everything is current."""
+    with session() as s:
+        plan = plan_sync(s, embedder.model_id)
+    if not plan.to_embed:
+        return 0
+    vectors = embedder.embed([r.text for r in plan.to_embed])
+    with session() as s:
+        upsert_vectors(
+            s, embedder.model_id, [(r.id, r.content_hash) for r in plan.to_embed], vectors
+        )
+        # Index first, then commit: an unreachable index leaves the rows stale for a retry.
+        index.upsert(
+            [r.id for r in plan.to_embed], vectors, [r.index_metadata() for r in plan.to_embed]
+        )
+    return len(plan.to_embed)
+
+
+def _areas(session: Session) -> list[tuple[str, str, str]]:
+    rows = session.execute(
+        select(ProductArea.slug, ProductArea.name, ProductArea.description).order_by(ProductArea.id)
+    ).all()
+    return [(slug, name, description or "") for slug, name, description in rows]
+
+
+def _with_claim_retries(env: RoutingEnv, fn: Callable[[Session], Applied]) -> Applied:
+    for attempt in range(_CLAIM_RETRIES):
+        try:
+            with env.session() as session:
+                return fn(session)
+        except IntegrityError:
+            # Another run took the same slug (or follower/approval key) between our read and
+            # write; the retry sees its row and picks another slug or skips.
+            if attempt == _CLAIM_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _fail(env: RoutingEnv, report: BatchReport, entry_id: int, error: str) -> None:
+    with env.session() as session:
+        changed = mark_failed(session, entry_id, error)
+    report.outcomes.append(EntryOutcome(entry_id, "failed" if changed else "skipped", error=error))
+
+
+def route_batch(
+    env: RoutingEnv,
+    entry_ids: Sequence[int],
+    count_attempt: bool = True,
+    max_attempts: int = MAX_ROUTE_ATTEMPTS,
+) -> BatchReport:
+    report = BatchReport(requested=len(set(entry_ids)))
+    started = time.perf_counter()
+    tokens_before = env.embedder.usage.prompt_tokens
+    llm_before = dict(env.llm.usage) if env.llm is not None else {}
+
+    with env.session() as session:
+        entries = load_pending(session, entry_ids, count_attempt=count_attempt)
+        areas = _areas(session)
+    report.timings["load"] = time.perf_counter() - started
+    warning = env.scorer.check_model(env.embedder.model_id) if env.llm is None else None
+    if warning:
+        report.warnings.append(warning)
+
+    routable: list[EntrySnapshot] = []
+    for entry in entries:
+        if entry.attempts > max_attempts:
+            _fail(
+                env,
+                report,
+                entry.id,
+                f"routing did not finish after {max_attempts} runs; see the failed runs of "
+                "route_feedback_job for the cause",
+            )
+        elif not entry.pain.strip():
+            _fail(env, report, entry.id, "customer pain text is empty; nothing to route")
+        else:
+            routable.append(entry)
+    if not routable:
+        report.timings["total"] = time.perf_counter() - started
+        return report
+
+    t = time.perf_counter()
+    report.requests_embedded = ensure_request_vectors(env.session, env.embedder, env.index)
+    report.timings["ensure_vectors"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    queries = env.embedder.embed([query_text(e.pain) for e in routable])  # ONE call per batch
+    report.timings["embed_batch"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    hit_lists = env.index.search(queries, ROUTING_TOP_K)
+    with env.session() as session:
+        infos = load_request_infos(session, {h.id for hits in hit_lists for h in hits})
+    report.timings["search"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    created_ids: list[int] = []
+    created_vectors: list[np.ndarray] = []
+    for entry, query, hits in zip(routable, queries, hit_lists, strict=True):
+        try:
+            extra = hits_against(
+                query, created_ids, np.vstack(created_vectors) if created_vectors else queries[:0]
+            )
+            merged = merge_hits(hits, extra)[:ROUTING_TOP_K]
+            candidates, unknown = resolve_candidates(merged, infos)
+            report.stale_hits += len(unknown)
+            decision = decide(entry.pain, candidates, env.scorer, env.thresholds, env.llm)
+            outcome, new_vector = _apply(env, entry, decision, candidates, infos, areas)
+            if outcome.created_request is not None and new_vector is not None:
+                info = outcome.created_request
+                infos[info.id] = info
+                created_ids.append(info.id)
+                created_vectors.append(new_vector)
+            report.outcomes.append(
+                EntryOutcome(
+                    entry.id,
+                    outcome.tier,
+                    outcome.request_id,
+                    decision.confidence,
+                    decision.method if outcome.tier != "skipped" else None,
+                )
+            )
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("routing entry %s failed permanently: %s", entry.id, exc)
+            _fail(env, report, entry.id, f"{type(exc).__name__}: {exc}")
+    report.timings["decide_apply"] = time.perf_counter() - t
+    report.timings["total"] = time.perf_counter() - started
+    report.embedding_tokens = env.embedder.usage.prompt_tokens - tokens_before
+    if env.llm is not None:
+        report.llm_tokens = {k: v - llm_before.get(k, 0) for k, v in env.llm.usage.items()}
+    return report
+
+
+def _apply(
+    env: RoutingEnv,
+    entry: EntrySnapshot,
+    decision: Decision,
+    candidates: Sequence[Any],
+    infos: dict[int, RequestInfo],
+    areas: list[tuple[str, str, str]],
+) -> tuple[Applied, np.ndarray | None]:
+    """Applies the decision; for a new request also returns its vector, so later entries of the
+    batch are scored against it without another index round trip."""
+    if decision.tier in ("attach", "ask"):
+        assert decision.request_id is not None
+        request = infos[decision.request_id]
+        apply_fn = apply_attach if decision.tier == "attach" else apply_ask
+        applied = _with_claim_retries(
+            env, lambda s: apply_fn(s, entry, request, decision, env.settings)
+        )
+        return applied, None
+    draft = draft_new_request(entry.pain, candidates, areas, env.llm)
+    vector = env.embedder.embed([request_text(draft.title, draft.description)])[0]
+    applied = _with_claim_retries(
+        env,
+        lambda s: apply_new_request(
+            s, entry, draft, decision, env.settings, env.embedder.model_id, vector, env.index
+        ),
+    )
+    return applied, vector

@@ -1,0 +1,259 @@
+"""Measuring routing on labelled data from the demo generator (it knows each entry's request).
+
+Used by `python -m bench.fit_calibration` (fit on one seed, evaluate on another), by
+`bench/routing_quality.py` and by the quality-floor test. Plain Python: embed every request and
+every entry, search exactly, score the candidates with the calibrated model, and compare the
+decisions with the truth.
+
+How tiers are judged:
+- attach (>= auto threshold): right when the chosen request is the entry's true request;
+- ask (between the thresholds): right when the proposed request is the true one;
+- new (below the ask threshold): right when the entry truly had no request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gtm_feedback_dagster.ai.embedders import Embedder, query_text, request_text
+from gtm_feedback_dagster.domain.calibration import (
+    FEATURES,
+    CalibrationParams,
+    CandidateText,
+    content_words,
+    feature_rows,
+)
+from gtm_feedback_dagster.routing.decide import Thresholds, tier_for
+
+
+@dataclass
+class LabelledSet:
+    """Requests and entries of one generated data set; `truth[i]` is the index of entry i's
+    request in `titles`, or -1 when it has none."""
+
+    seed: int
+    titles: list[str]
+    descriptions: list[str]
+    entries: list[str]
+    truth: np.ndarray
+
+    @property
+    def matched_share(self) -> float:
+        return float((self.truth >= 0).mean()) if len(self.truth) else 0.0
+
+
+def demo_set(
+    seed: int, scale: int = 1, sample: int | None = None, sample_seed: int = 0
+) -> LabelledSet:
+    """The demo data set of `seed`; `sample` entries drawn at random (all by default)."""
+    from gtm_feedback_dagster.domain.demo_data import generate_demo_dataset
+
+    data = generate_demo_dataset(seed=seed, scale=scale)
+    requests = data["requests"]
+    position = {r["id"]: i for i, r in enumerate(requests)}
+    rows = data["feedback"]
+    if sample is not None and sample < len(rows):
+        picks = np.random.default_rng(sample_seed).choice(len(rows), sample, replace=False)
+        rows = [rows[i] for i in sorted(picks)]
+    truth_ids = [(r.get("metadata") or {}).get("truthRequestId", r.get("requestId")) for r in rows]
+    return LabelledSet(
+        seed=seed,
+        titles=[r["title"] for r in requests],
+        descriptions=[r.get("description") or "" for r in requests],
+        entries=[r["description"] for r in rows],
+        truth=np.array([position.get(t, -1) if t else -1 for t in truth_ids], dtype=np.int64),
+    )
+
+
+@dataclass
+class Retrieval:
+    """Nearest requests of every entry: `ids[i]` request indices best first, `scores[i]` their
+    cosine similarities."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    embed_seconds: float
+    texts_embedded: int
+    tokens: int
+
+
+def retrieve(embedder: Embedder, data: LabelledSet, top_k: int = 50) -> Retrieval:
+    """Embeds requests and entries (one call each, as routing does) and searches exactly."""
+    tokens_before = embedder.usage.prompt_tokens
+    started = time.perf_counter()
+    req_vectors = embedder.embed(
+        [request_text(t, d) for t, d in zip(data.titles, data.descriptions, strict=True)]
+    )
+    entry_vectors = embedder.embed([query_text(t) for t in data.entries])
+    seconds = time.perf_counter() - started
+    sims = entry_vectors @ req_vectors.T
+    k = min(top_k, sims.shape[1])
+    part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
+    ids = np.take_along_axis(part, order, axis=1)
+    return Retrieval(
+        ids=ids,
+        scores=np.take_along_axis(sims, ids, axis=1),
+        embed_seconds=seconds,
+        texts_embedded=len(data.titles) + len(data.entries),
+        tokens=embedder.usage.prompt_tokens - tokens_before,
+    )
+
+
+@dataclass
+class FeatureTable:
+    rows: np.ndarray  # (m, len(FEATURES))
+    labels: np.ndarray  # 1 when the row's candidate is the entry's request
+    entry: np.ndarray  # entry index of each row
+    candidate: np.ndarray  # request index of each row
+
+
+def feature_table(data: LabelledSet, found: Retrieval, depth: int) -> FeatureTable:
+    """Features of each entry's `depth` nearest candidates (the rows the scorer ranks)."""
+    cand_texts = [
+        CandidateText.of(t, d) for t, d in zip(data.titles, data.descriptions, strict=True)
+    ]
+    blocks, labels, entry_idx, cand_idx = [], [], [], []
+    for i, text in enumerate(data.entries):
+        ids = found.ids[i]
+        rows = feature_rows(
+            content_words(text), found.scores[i], [cand_texts[j] for j in ids[:depth]], depth
+        )
+        blocks.append(rows)
+        labels.extend(int(j == data.truth[i]) for j in ids[: len(rows)])
+        entry_idx.extend([i] * len(rows))
+        cand_idx.extend(int(j) for j in ids[: len(rows)])
+    return FeatureTable(
+        rows=np.vstack(blocks) if blocks else np.zeros((0, len(FEATURES))),
+        labels=np.asarray(labels, dtype=np.float64),
+        entry=np.asarray(entry_idx, dtype=np.int64),
+        candidate=np.asarray(cand_idx, dtype=np.int64),
+    )
+
+
+@dataclass
+class TierStats:
+    count: int = 0
+    correct: int = 0
+
+    def as_dict(self, total: int) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "share": round(self.count / total, 4) if total else 0.0,
+            "precision": round(self.correct / self.count, 4) if self.count else None,
+        }
+
+
+@dataclass
+class Evaluation:
+    entries: int
+    matched_entries: int
+    tiers: dict[str, TierStats] = field(default_factory=dict)
+    top1: float = 0.0  # search: true request ranked first (entries that have one)
+    top3: float = 0.0
+    top1_raw: float = 0.0  # by cosine alone, before the calibrated re-ranking
+    attach_recall: float = 0.0  # matched entries attached to their request automatically
+    match_recall: float = 0.0  # matched entries attached or proposed correctly (>= ask)
+    nomatch_recall: float = 0.0  # unmatched entries sent to a new request
+
+    @property
+    def human_share(self) -> float:
+        return self.tiers["ask"].count / self.entries if self.entries else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "entries": self.entries,
+            "matched_entries": self.matched_entries,
+            "tiers": {k: v.as_dict(self.entries) for k, v in self.tiers.items()},
+            "search_top1": round(self.top1, 4),
+            "search_top3": round(self.top3, 4),
+            "search_top1_cosine_only": round(self.top1_raw, 4),
+            "attach_recall": round(self.attach_recall, 4),
+            "match_recall": round(self.match_recall, 4),
+            "nomatch_recall": round(self.nomatch_recall, 4),
+            "human_share": round(self.human_share, 4),
+        }
+
+
+def evaluate(
+    params: CalibrationParams,
+    data: LabelledSet,
+    found: Retrieval,
+    thresholds: Thresholds | None = None,
+    table: FeatureTable | None = None,
+) -> Evaluation:
+    """Tier decisions of the calibrated scorer compared with the truth."""
+    thresholds = thresholds or Thresholds()
+    table = table or feature_table(data, found, params.rerank_top_k)
+    probs = params.probability(table.rows)
+    n = len(data.entries)
+    result = Evaluation(entries=n, matched_entries=int((data.truth >= 0).sum()))
+    result.tiers = {"attach": TierStats(), "ask": TierStats(), "new": TierStats()}
+    top1 = top3 = top1_raw = attached_right = matched_right = nomatch_new = 0
+    for i in range(n):
+        mask = table.entry == i
+        cands, p = table.candidate[mask], probs[mask]
+        order = np.lexsort((-table.rows[mask][:, 0], -p))  # confidence, then similarity
+        ranked = cands[order]
+        best, conf = (int(ranked[0]), float(p[order][0])) if len(ranked) else (-1, 0.0)
+        truth = int(data.truth[i])
+        tier = tier_for(conf, thresholds)
+        stats = result.tiers[tier]
+        stats.count += 1
+        right = (truth == -1) if tier == "new" else (best == truth)
+        stats.correct += int(right)
+        if truth >= 0:
+            top1 += int(len(ranked) > 0 and ranked[0] == truth)
+            top3 += int(truth in ranked[:3])
+            top1_raw += int(found.ids[i][0] == truth)
+            attached_right += int(tier == "attach" and best == truth)
+            matched_right += int(tier != "new" and best == truth)
+        else:
+            nomatch_new += int(tier == "new")
+    matched = max(1, result.matched_entries)
+    result.top1, result.top3, result.top1_raw = top1 / matched, top3 / matched, top1_raw / matched
+    result.attach_recall = attached_right / matched
+    result.match_recall = matched_right / matched
+    result.nomatch_recall = nomatch_new / max(1, n - result.matched_entries)
+    return result
+
+
+def format_table(evaluation: Evaluation, title: str = "") -> str:
+    """The per-tier table (count, share, precision) plus the search and recall lines."""
+    lines = [title] if title else []
+    lines.append(f"{'tier':<22}{'count':>7}{'share':>8}{'precision':>11}")
+    names = {
+        "attach": "attach  (>= auto)",
+        "ask": "ask     (ask..auto)",
+        "new": "new     (< ask)",
+    }
+    for key, label in names.items():
+        d = evaluation.tiers[key].as_dict(evaluation.entries)
+        precision = "-" if d["precision"] is None else f"{d['precision']:.1%}"
+        lines.append(f"{label:<22}{d['count']:>7}{d['share']:>8.1%}{precision:>11}")
+    lines.append(
+        f"entries {evaluation.entries} ({evaluation.matched_entries} with a request); "
+        f"search top-1 {evaluation.top1:.1%} (cosine only {evaluation.top1_raw:.1%}), "
+        f"top-3 {evaluation.top3:.1%}; sent to a human {evaluation.human_share:.1%}"
+    )
+    lines.append(
+        f"recall: attached correctly {evaluation.attach_recall:.1%}, attached or proposed "
+        f"correctly {evaluation.match_recall:.1%}, no-request entries sent to new "
+        f"{evaluation.nomatch_recall:.1%}"
+    )
+    return "\n".join(lines)
+
+
+def tier_rows(evaluation: Evaluation) -> list[dict[str, Any]]:
+    return [
+        {"tier": k, **v.as_dict(evaluation.entries)} for k, v in evaluation.tiers.items()
+    ]
+
+
+def describe(features: Sequence[str] = FEATURES) -> str:
+    return ", ".join(features)

@@ -1,0 +1,405 @@
+"""The Slack Web API, through slack-sdk's real `WebClient`.
+
+A thin wrapper: it builds the client with retry handlers (429 honouring Retry-After, 500/503,
+connection resets), exposes the handful of calls this app makes with plain return values, and
+classifies failures into transient (retry later) and permanent (give up with the reason).
+
+The bot token lives only inside the `WebClient`; it is never part of a message, a repr or an
+error text we produce (`redact` scrubs anything we store, defensively).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.webhook import WebhookClient
+
+from gtm_feedback_dagster.config import Settings
+
+DEFAULT_BASE_URL = "https://slack.com/api/"
+# Where Slack points slash-command `response_url`s. Tests (or a proxy) override the allowed
+# prefix with GTM_FEEDBACK_SLACK_RESPONSE_URL_BASE; anything else in a payload is refused, so a
+# forged payload cannot make us POST to an arbitrary host.
+DEFAULT_RESPONSE_URL_BASE = "https://hooks.slack.com/"
+
+# Error codes that will not change on a retry: the message is marked failed with the reason.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "users_not_found",
+        "user_not_found",
+        "not_in_channel",
+        "is_archived",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_arguments",
+        "invalid_arg_name",
+        "invalid_array_arg",
+        "invalid_charset",
+        "invalid_form_data",
+        "invalid_post_type",
+        "missing_post_type",
+        "too_many_attachments",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "restricted_action_non_threadable_channel",
+        "cannot_dm_bot",
+        "user_disabled",
+        "user_not_in_channel",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "thread_not_found",
+        "missing_scope",
+        "no_permission",
+        "ekm_access_denied",
+        "team_access_not_granted",
+        "method_deprecated",
+        "deprecated_endpoint",
+        "channel_is_archived",
+        "expired_trigger_id",
+        "invalid_trigger_id",
+        "view_too_large",
+        "duplicate_external_id",
+        "used_url",
+        "expired_url",
+        "invalid_url",
+        "response_url_refused",
+        # token-wide: see TOKEN_ERRORS
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+    }
+)
+# Permanent for the whole token, not just this message: the delivery pass stops so the rest of
+# the queue is not burnt one message at a time.
+TOKEN_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+    }
+)
+
+_SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{1,40}$")
+
+
+def is_slack_id(value: str | None) -> bool:
+    return bool(value) and bool(_SLACK_ID.match(value or ""))
+
+
+def response_url_base() -> str:
+    return os.environ.get("GTM_FEEDBACK_SLACK_RESPONSE_URL_BASE", "").strip() or (
+        DEFAULT_RESPONSE_URL_BASE
+    )
+
+
+def allowed_response_url(url: str | None) -> bool:
+    return isinstance(url, str) and len(url) < 2000 and url.startswith(response_url_base())
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """Removes secrets (and anything shaped like a Slack token) from a text we store or log."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return re.sub(r"xox[a-z]-[A-Za-z0-9-]+", "xox?-***", text)
+
+
+class ResponseUrlError(SlackClientError):
+    """A response_url answer other than 200 (`used_url`, `expired_url`, 5xx, ...)."""
+
+    def __init__(self, status: int, body: str) -> None:
+        self.status = status
+        self.body = body[:200]
+        super().__init__(f"response_url answered HTTP {status}: {self.body}")
+
+
+@dataclass(frozen=True)
+class SlackFailure:
+    """What a failed call means for the caller."""
+
+    code: str  # Slack error code, or http_<status> / connection_error / ...
+    permanent: bool
+    token_wide: bool = False  # the token itself is bad: stop the whole pass
+    retry_after: float | None = None  # seconds Slack asked us to wait
+
+    def describe(self) -> str:
+        return self.code
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in dict(headers).items():
+        if str(key).lower() == name.lower():
+            if isinstance(value, list | tuple):
+                value = value[0] if value else None
+            return None if value is None else str(value)
+    return None
+
+
+def classify_error(exc: BaseException) -> SlackFailure:
+    """Transient: rate limits, 5xx, timeouts, connection failures; permanent: everything Slack
+    says cannot work (see PERMANENT_ERRORS) and malformed requests."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        status = int(getattr(response, "status_code", 0) or 0)
+        data = getattr(response, "data", None)
+        code = data.get("error") if isinstance(data, dict) else None
+        if status == 429 or code == "ratelimited":
+            raw = _header(getattr(response, "headers", None), "Retry-After")
+            try:
+                retry_after = float(raw) if raw is not None else None
+            except ValueError:
+                retry_after = None
+            return SlackFailure("ratelimited", permanent=False, retry_after=retry_after)
+        if status >= 500:
+            return SlackFailure(f"http_{status}", permanent=False)
+        if isinstance(code, str) and code:
+            if code.startswith("Received a response in a non-JSON format"):
+                return SlackFailure("unexpected_response", permanent=False)
+            code = code[:80]
+            if code in PERMANENT_ERRORS:
+                return SlackFailure(code, permanent=True, token_wide=code in TOKEN_ERRORS)
+            # Unknown codes (internal_error, fatal_error, request_timeout, ...) are retried a
+            # bounded number of times by the caller.
+            return SlackFailure(code, permanent=False)
+        if 400 <= status < 500:
+            return SlackFailure(f"http_{status}", permanent=status not in (408, 425))
+        return SlackFailure("unexpected_response", permanent=False)
+    if isinstance(exc, ResponseUrlError):
+        if exc.status == 429 or exc.status >= 500:
+            return SlackFailure(f"http_{exc.status}", permanent=False)
+        body = exc.body.strip()
+        return SlackFailure(body if body in PERMANENT_ERRORS else f"http_{exc.status}", True)
+    if isinstance(exc, SlackRequestError):
+        return SlackFailure("invalid_request", permanent=True)
+    if isinstance(exc, TimeoutError | ConnectionError | URLError | OSError):
+        return SlackFailure("connection_error", permanent=False)
+    if isinstance(exc, json.JSONDecodeError | ValueError):
+        return SlackFailure("unexpected_response", permanent=False)
+    return SlackFailure(type(exc).__name__, permanent=False)
+
+
+@dataclass(frozen=True)
+class SlackProfile:
+    user_id: str
+    email: str | None
+    name: str
+    is_bot: bool
+
+
+class SlackClient:
+    """The calls this app makes, on one `WebClient` (one connection pool, one set of retry
+    handlers). Build one per job/op and reuse it."""
+
+    def __init__(
+        self,
+        token: str,
+        base_url: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        backoff_factor: float = 0.5,
+    ) -> None:
+        if not token:
+            raise ValueError("a Slack bot token is required")
+        interval = BackoffRetryIntervalCalculator(backoff_factor=backoff_factor)
+        self._token = token
+        self.web = WebClient(
+            token=token,
+            base_url=base_url or DEFAULT_BASE_URL,
+            timeout=int(max(1, timeout)),
+            retry_handlers=[
+                ConnectionErrorRetryHandler(
+                    max_retry_count=max_retries, interval_calculator=interval
+                ),
+                RateLimitErrorRetryHandler(max_retry_count=max_retries),
+                ServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
+            ],
+        )
+        self.timeout = timeout
+
+    def __repr__(self) -> str:  # never show the token
+        return f"SlackClient(base_url={self.web.base_url!r})"
+
+    def redact(self, text: str) -> str:
+        return redact(text, self._token)
+
+    # -- identity -----------------------------------------------------------------------------
+
+    def auth_test(self) -> dict[str, Any]:
+        data = self.web.auth_test().data
+        return dict(data) if isinstance(data, dict) else {}
+
+    def lookup_user_id_by_email(self, email: str) -> str | None:
+        """The Slack user id of an email; None when no Slack user has it."""
+        try:
+            response = self.web.users_lookupByEmail(email=email)
+        except SlackApiError as exc:
+            if classify_error(exc).code == "users_not_found":
+                return None
+            raise
+        user = response.get("user") or {}
+        user_id = user.get("id")
+        return user_id if is_slack_id(user_id) else None
+
+    def user_profile(self, user_id: str) -> SlackProfile:
+        response = self.web.users_info(user=user_id)
+        user = response.get("user") or {}
+        profile = user.get("profile") or {}
+        email = profile.get("email")
+        name = (
+            profile.get("real_name")
+            or profile.get("display_name")
+            or user.get("real_name")
+            or user.get("name")
+            or user_id
+        )
+        return SlackProfile(
+            user_id=user_id,
+            email=email.strip().lower() if isinstance(email, str) and "@" in email else None,
+            name=str(name)[:200],
+            is_bot=bool(user.get("is_bot")),
+        )
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def post_message(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+    ) -> tuple[str, str]:
+        """Posts to a channel, or (channel = a user id) to the app's DM with that user; returns
+        (channel id, message ts)."""
+        kwargs: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
+        if blocks:
+            kwargs["blocks"] = blocks
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        response = self.web.chat_postMessage(**kwargs)
+        return str(response.get("channel") or channel), str(response.get("ts") or "")
+
+    def post_ephemeral(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+    ) -> str:
+        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if blocks:
+            kwargs["blocks"] = blocks
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        response = self.web.chat_postEphemeral(**kwargs)
+        return str(response.get("message_ts") or "")
+
+    def update_message(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> str:
+        # An explicit empty list removes the old blocks (e.g. the buttons).
+        response = self.web.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
+        return str(response.get("ts") or ts)
+
+    def respond(
+        self,
+        response_url: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        replace_original: bool = False,
+    ) -> None:
+        """Answers a slash command or interaction through its response_url (ephemeral)."""
+        if not allowed_response_url(response_url):
+            raise ResponseUrlError(400, "response_url_refused")
+        webhook = WebhookClient(url=response_url, timeout=int(max(1, self.timeout)))
+        result = webhook.send(
+            text=text,
+            blocks=blocks,
+            response_type="ephemeral",
+            replace_original=replace_original,
+        )
+        if result.status_code != 200:
+            raise ResponseUrlError(result.status_code, str(result.body or ""))
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            response = self.web.chat_getPermalink(channel=channel, message_ts=ts)
+        except SlackApiError as exc:
+            if classify_error(exc).permanent:
+                return None
+            raise
+        link = response.get("permalink")
+        return link if isinstance(link, str) and link.startswith("http") else None
+
+    # -- conversations ------------------------------------------------------------------------
+
+    def join_channel(self, channel: str) -> None:
+        self.web.conversations_join(channel=channel)
+
+    def replies(self, channel: str, ts: str, max_messages: int = 200) -> list[dict[str, Any]]:
+        """A message and its thread (conversations.replies), oldest first, paginated up to
+        `max_messages`."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while len(messages) < max_messages:
+            kwargs: dict[str, Any] = {
+                "channel": channel,
+                "ts": ts,
+                "limit": min(200, max_messages - len(messages)),
+            }
+            if cursor:
+                kwargs["cursor"] = cursor
+            response = self.web.conversations_replies(**kwargs)
+            page = response.get("messages") or []
+            messages.extend(m for m in page if isinstance(m, dict))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor or not page:
+                break
+        return messages[:max_messages]
+
+    # -- views --------------------------------------------------------------------------------
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        self.web.views_open(trigger_id=trigger_id, view=view)
+
+
+def build_slack_client(
+    settings: Settings, token: str | None = None, *, timeout: float = 30.0
+) -> SlackClient | None:
+    """The configured client, or None (outbox-only mode) when no bot token is set.
+
+    `token` defaults to SLACK_BOT_TOKEN; Dagster code passes the token its resource resolved from
+    `dg.EnvVar`, plain-Python entry points (CLI, intake service) let it come from the
+    environment here.
+    """
+    token = token if token is not None else (os.environ.get("SLACK_BOT_TOKEN") or "").strip()
+    if not token:
+        return None
+    return SlackClient(token, base_url=settings.slack_base_url, timeout=timeout)

@@ -1,0 +1,193 @@
+"""`area_insight_report` materialized (with the graph it depends on) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+import pytest
+from sqlalchemy import select
+
+from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
+from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
+from gtm_feedback_dagster.resources.store import StoreResource
+from gtm_feedback_dagster.store.db import session_scope
+from gtm_feedback_dagster.store.schema import Account, InsightReport, Request
+from tests.analytics_seed import entry, seed_report_world
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as inst:
+        inst.add_dynamic_partitions("product_area", ["identity", "billing"])
+        yield inst
+
+
+def materialize(
+    instance: dg.DagsterInstance, url: str, area: str = "identity", day: str = "2026-03-02"
+) -> dg.ExecuteInJobResult:
+    result = dg.materialize(
+        [related_request_graph, area_insight_report],
+        partition_key=area,
+        resources={"store": StoreResource(database_url=url)},
+        instance=instance,
+        run_config={"ops": {"area_insight_report": {"config": {"day": day}}}},
+    )
+    assert result.success
+    return result
+
+
+def report_metadata(result: dg.ExecuteInJobResult) -> dict[str, Any]:
+    (mat,) = result.asset_materializations_for_node("area_insight_report")
+    return {k: v.value for k, v in mat.metadata.items()}
+
+
+def stored_reports(url: str) -> list[InsightReport]:
+    with session_scope(url) as session:
+        return list(
+            session.scalars(
+                select(InsightReport).order_by(InsightReport.area_id, InsightReport.day)
+            )
+        )
+
+
+def check_first_report(url: str, result: dg.ExecuteInJobResult, ids: dict[str, int]) -> None:
+    meta = report_metadata(result)
+    # Dealbreakers: R1 (Acme 300K; Initech is not enterprise) + R2 (Globex 250K) = 550K > 500K.
+    assert meta["dealbreaker_requests"] == 2
+    assert meta["dealbreaker_arr"] == 550_000.0 and isinstance(meta["dealbreaker_arr"], float)
+    assert meta["critical"] is True
+    # Top request R1: Acme + Initech = 350K. Open opportunities: O1 only (O2 is Closed Won).
+    assert meta["top_request_arr"] == 350_000.0
+    assert meta["open_opportunity_value"] == 100_000.0
+    assert meta["ship_rate"] == 25  # 1 shipped / (3 open + 1 shipped)
+    assert meta["open_requests"] == 3 and meta["requests"] == 5
+    assert meta["themes"] == 1  # R1 and R2 cluster in the graph
+    assert "data:image/png;base64," in meta["report"]
+    assert 0 < meta["chart_bytes"] <= 60_000
+    assert meta["narrative_source"] == "numbers"
+    assert meta["report_json"]["dealbreakers"]["requestIds"] == [ids["r1"], ids["r2"]]
+
+    (row,) = [r for r in stored_reports(url) if r.area_id == ids["identity"]]
+    assert row.day.isoformat() == "2026-03-02"
+    assert "base64" not in row.markdown and "chart: see Dagster UI" in row.markdown
+    assert row.data["themes"][0]["requestIds"] == sorted([ids["r1"], ids["r2"]])
+    assert row.data["topRequests"][0]["requestId"] == ids["r1"]
+    assert row.data["change"] is None
+
+
+def test_report_rerun_same_day_replaces_next_day_shows_change(app_env: str, instance) -> None:
+    url = app_env
+    with session_scope(url) as session:
+        ids = seed_report_world(session).ids
+    check_first_report(url, materialize(instance, url), ids)
+
+    # Re-running the same day replaces the row (unique (area, day)).
+    materialize(instance, url)
+    assert len(stored_reports(url)) == 1
+
+    # Next day: Globex flags R3 as a dealbreaker.
+    with session_scope(url) as session:
+        entry(
+            session,
+            session.get(Request, ids["r3"]),
+            session.get(Account, ids["globex"]),
+            "high",
+        )
+    meta = report_metadata(materialize(instance, url, day="2026-03-03"))
+    assert meta["new_dealbreakers"] == 1
+    change = meta["report_json"]["change"]
+    assert change["previousDay"] == "2026-03-02"
+    assert change["deltas"]["dealbreakerArr"] == 250_000
+    assert change["deltas"]["feedbackEntries"] == 1
+    assert [d["requestId"] for d in change["newDealbreakers"]] == [ids["r3"]]
+    assert "New dealbreakers:" in meta["report"]
+    assert [r.day.isoformat() for r in stored_reports(url)] == ["2026-03-02", "2026-03-03"]
+
+
+def test_every_area_partition_gets_its_own_report(app_env: str, instance) -> None:
+    url = app_env
+    with session_scope(url) as session:
+        ids = seed_report_world(session).ids
+    job = dg.define_asset_job(
+        "backfill_like", selection=[related_request_graph, area_insight_report]
+    ).resolve(
+        asset_graph=dg.Definitions(
+            assets=[related_request_graph, area_insight_report],
+            resources={"store": StoreResource(database_url=url)},
+        ).resolve_asset_graph()
+    )
+    for area in ("billing", "identity"):
+        result = job.execute_in_process(
+            partition_key=area,
+            instance=instance,
+            resources={"store": StoreResource(database_url=url)},
+            run_config={"ops": {"area_insight_report": {"config": {"day": "2026-03-02"}}}},
+        )
+        assert result.success
+    reports = {r.area_id: r for r in stored_reports(url)}
+    assert set(reports) == {ids["identity"], ids["billing"]}
+    billing = reports[ids["billing"]].data
+    assert billing["dealbreakers"]["totalArr"] == 300_000.0  # Acme on "Invoice PDF"
+    assert billing["execution"]["open"] == 1
+    assert instance.get_materialized_partitions(dg.AssetKey("area_insight_report")) == {
+        "billing",
+        "identity",
+    }
+
+
+def test_llm_names_themes_and_writes_the_narrative(
+    app_env: str, instance, openai_standin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GTM_FEEDBACK_LLM_MODEL", "gpt-4o-mini")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-analytics")
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_standin.base_url)
+
+    def answer(body: dict) -> dict:
+        system = body["messages"][0]["content"]
+        if "theme" in system:
+            return {"name": "Single Sign-On Setup"}
+        facts = json.dumps(body["messages"][1]["content"])
+        assert "550000" in facts.replace(".0", "")
+        return {"narrative": "Identity has 2 dealbreakers worth $550K. Fix SSO first."}
+
+    openai_standin.chat_handler = answer
+    url = app_env
+    with session_scope(url) as session:
+        seed_report_world(session)
+    meta = report_metadata(materialize(instance, url))
+    assert meta["narrative_source"] == "llm"
+    assert meta["narrative"].startswith("Identity has 2 dealbreakers worth $550K.")
+    assert meta["report_json"]["themes"][0]["name"] == "Single Sign-On Setup"
+    assert meta["llm_usage"]["calls"] == 2
+    assert "sk-test-analytics" not in json.dumps(meta["report_json"])
+
+
+def test_llm_answer_that_invents_numbers_falls_back(
+    app_env: str, instance, openai_standin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GTM_FEEDBACK_LLM_MODEL", "gpt-4o-mini")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-analytics")
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_standin.base_url)
+    openai_standin.chat_handler = lambda body: (
+        {"name": "x"} if "theme" in body["messages"][0]["content"] else {"narrative": "$9.9M lost."}
+    )
+    url = app_env
+    with session_scope(url) as session:
+        seed_report_world(session)
+    meta = report_metadata(materialize(instance, url))
+    assert meta["narrative_source"] == "numbers"
+    assert meta["report_json"]["themes"][0]["nameSource"] == "terms"
+
+
+@pytest.mark.postgres
+def test_report_on_postgres(pg_url: str, instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "GTM_FEEDBACK_LLM_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    with session_scope(pg_url) as session:
+        ids = seed_report_world(session).ids
+    check_first_report(pg_url, materialize(instance, pg_url), ids)
+    materialize(instance, pg_url)  # same day again: replaced, not duplicated
+    assert len(stored_reports(pg_url)) == 1

@@ -1,0 +1,264 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from gtm_feedback_dagster.config import Settings, load_settings
+from gtm_feedback_dagster.intake.api import API_TOKEN_ENV, MAX_BODY_BYTES
+from gtm_feedback_dagster.intake.app import collect_routes, create_app
+from gtm_feedback_dagster.store.db import session_scope
+from gtm_feedback_dagster.store.schema import Feedback
+from tests.intake.seed import seed_url
+
+TOKEN = "test-token-not-a-secret"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _settings(url: str) -> Settings:
+    return dataclasses.replace(load_settings(), database_url=url, max_text_chars=200)
+
+
+@pytest.fixture
+def api_url(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(API_TOKEN_ENV, TOKEN)
+    seed_url(db_url)
+    return db_url
+
+
+@pytest.fixture
+def client(api_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(_settings(api_url)), raise_server_exceptions=True) as test_client:
+        yield test_client
+
+
+def _entries(url: str) -> list[Feedback]:
+    with session_scope(url) as session:
+        return list(session.scalars(select(Feedback).order_by(Feedback.id)))
+
+
+VALID = {
+    "customer_pain": "Exports time out on big boards.",
+    "severity": "Dealbreaker",
+    "account": "Acme",
+    "submitter": "ann@example.com",
+    "opportunity": "Acme renewal",
+    "links": ["https://support.example.com/42"],
+}
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"ok": True})
+
+
+def test_healthz_reports_an_unreachable_database_without_leaking_the_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = "postgresql+psycopg2://user:s3cret@127.0.0.1:1/nowhere"
+    with TestClient(create_app(_settings(url))) as client:
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"ok": False, "error": "database unreachable"}
+    assert "s3cret" not in response.text
+
+
+def test_post_creates_a_pending_entry_and_get_shows_it(client: TestClient, api_url: str) -> None:
+    response = client.post("/api/feedback", json=VALID, headers=AUTH)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "pending"
+    (entry,) = _entries(api_url)
+    assert (entry.id, entry.source, entry.severity) == (body["id"], "api", "high")
+    assert entry.opportunity_id is not None and entry.links == VALID["links"]
+
+    shown = client.get(f"/api/feedback/{body['id']}", headers=AUTH)
+    assert shown.status_code == 200
+    detail = shown.json()
+    assert detail["status"] == "pending"
+    assert detail["account"]["name"] == "Acme"
+    assert detail["customer_pain"] == VALID["customer_pain"]
+    assert "raw" not in detail
+    assert client.get("/api/feedback/999999", headers=AUTH).status_code == 404
+    assert client.get("/api/feedback/abc", headers=AUTH).status_code == 404
+
+
+def test_external_id_makes_the_call_idempotent(client: TestClient, api_url: str) -> None:
+    payload = {**VALID, "external_id": "crm-case-7"}
+    first = client.post("/api/feedback", json=payload, headers=AUTH)
+    second = client.post("/api/feedback", json=payload, headers=AUTH)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["id"] == second.json()["id"]
+    assert second.json()["existing"] is True
+    assert len(_entries(api_url)) == 1
+
+
+def test_text_alias_and_int_external_id(client: TestClient) -> None:
+    payload = {"text": "SSO please", "severity": "low", "account": "001GLOBEX", "submitter": "Bob Stone", "external_id": 5}
+    response = client.post("/api/feedback", json=payload, headers=AUTH)
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "message"),
+    [
+        ({}, 401, "missing or invalid bearer token"),
+        ({"Authorization": "Bearer wrong"}, 401, "missing or invalid bearer token"),
+        ({"Authorization": TOKEN}, 401, "missing or invalid bearer token"),
+        ({"Authorization": "Basic " + TOKEN}, 401, "missing or invalid bearer token"),
+    ],
+)
+def test_bad_tokens_are_refused(
+    client: TestClient, api_url: str, headers: dict[str, str], status: int, message: str
+) -> None:
+    response = client.post("/api/feedback", json=VALID, headers=headers)
+    assert (response.status_code, response.json()["error"]) == (status, message)
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert client.get("/api/feedback/1", headers=headers).status_code == 401
+    assert _entries(api_url) == []
+
+
+def test_without_a_configured_token_the_api_is_closed(
+    api_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(API_TOKEN_ENV)
+    with TestClient(create_app(_settings(api_url))) as client:
+        response = client.post("/api/feedback", json=VALID, headers=AUTH)
+        assert response.status_code == 503
+        assert response.json()["error"] == "API token not configured"
+        assert client.post("/api/feedback", json=VALID).status_code == 503
+    assert _entries(api_url) == []
+
+
+def test_malformed_requests_get_4xx(client: TestClient, api_url: str) -> None:
+    post = client.post
+    json_headers = {**AUTH, "Content-Type": "application/json"}
+    assert post("/api/feedback", content=b"{not json", headers=json_headers).status_code == 400
+    assert post("/api/feedback", content=b"\xff\xfe", headers=json_headers).status_code == 400
+    bad_type = post("/api/feedback", content=b"a=b", headers={**AUTH, "Content-Type": "text/plain"})
+    assert bad_type.status_code == 415
+    assert post("/api/feedback", content=json.dumps(VALID), headers=AUTH).status_code == 415
+    array = post("/api/feedback", json=[VALID], headers=AUTH)
+    assert (array.status_code, array.json()["errors"]) == (422, ["the body must be a JSON object"])
+    too_big = {**VALID, "customer_pain": "x" * (MAX_BODY_BYTES + 1)}
+    assert post("/api/feedback", json=too_big, headers=AUTH).status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: refused while streaming
+        yield b'{"customer_pain": "'
+        for _ in range(80):
+            yield b"y" * 1024
+        yield b'"}'
+
+    assert post("/api/feedback", content=chunks(), headers=json_headers).status_code == 413
+    assert client.put("/api/feedback", json=VALID, headers=AUTH).status_code == 405
+    assert _entries(api_url) == []
+
+
+def test_invalid_entries_with_a_known_submitter_are_stored_invalid(
+    client: TestClient, api_url: str
+) -> None:
+    payload = {**VALID, "customer_pain": "z" * 201, "severity": "meh", "account": "Nobody"}
+    response = client.post("/api/feedback", json=payload, headers=AUTH)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["status"] == "invalid"
+    assert any("too long (201 > 200" in e for e in body["errors"])
+    assert any("unknown severity 'meh'" in e for e in body["errors"])
+    assert any("unknown account 'Nobody'" in e for e in body["errors"])
+    (entry,) = _entries(api_url)
+    assert (entry.id, entry.status, entry.submitter_id is not None) == (body["id"], "invalid", True)
+    assert entry.raw == payload and "unknown account" in (entry.error or "")
+
+
+@pytest.mark.parametrize(
+    ("change", "reason", "stored"),
+    [
+        ({"customer_pain": "   "}, "customer_pain is empty", True),
+        ({"customer_pain": None, "text": None}, "customer_pain is required", True),
+        ({"links": "ftp://nope"}, "not an http(s) link", True),
+        # Nobody to tell about a stored invalid entry: refused only.
+        ({"submitter": "ghost@example.com"}, "unknown user 'ghost@example.com'", False),
+        ({"submitter": None}, "submitter is required", False),
+        # Wrong JSON types are not a well-formed entry: refused only.
+        ({"links": [1, 2]}, "links must be a list of URLs", False),
+        ({"account": {"id": 1}}, "account must be a string", False),
+        ({"external_id": ""}, "external_id must be 1 to 300 characters", False),
+    ],
+)
+def test_validation_errors_are_422_with_reasons(
+    client: TestClient, api_url: str, change: dict[str, object], reason: str, stored: bool
+) -> None:
+    response = client.post("/api/feedback", json={**VALID, **change}, headers=AUTH)
+    assert response.status_code == 422
+    assert any(reason in e for e in response.json()["errors"]), response.json()
+    entries = _entries(api_url)
+    assert len(entries) == int(stored)
+    if stored:
+        assert entries[0].status == "invalid" and response.json()["id"] == entries[0].id
+
+
+def test_fixed_resubmission_with_the_same_external_id_revives_the_entry(
+    client: TestClient, api_url: str
+) -> None:
+    bad = {**VALID, "severity": "meh", "external_id": "case-9"}
+    first = client.post("/api/feedback", json=bad, headers=AUTH)
+    assert first.status_code == 422
+    fixed = client.post("/api/feedback", json={**bad, "severity": "high"}, headers=AUTH)
+    assert fixed.status_code == 200
+    assert fixed.json() == {"id": first.json()["id"], "status": "pending", "existing": True}
+    (entry,) = _entries(api_url)
+    assert (entry.status, entry.error, entry.raw) == ("pending", None, None)
+
+
+def test_create_app_mounts_build_routes_of_every_intake_module(sqlite_url: str) -> None:
+    paths = {r.path for r in collect_routes(_settings(sqlite_url)) if isinstance(r, Route)}
+    assert {"/api/feedback", "/api/feedback/{entry_id:int}"} <= paths
+    app_paths = {r.path for r in create_app(_settings(sqlite_url)).routes if isinstance(r, Route)}
+    assert "/healthz" in app_paths and paths <= app_paths
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def test_real_uvicorn_server_over_http(api_url: str) -> None:
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(_settings(api_url)), log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=10) as http:
+            assert http.get("/healthz").json() == {"ok": True}
+            created = http.post("/api/feedback", json={**VALID, "external_id": "u-1"}, headers=AUTH)
+            assert created.status_code == 201
+            again = http.post("/api/feedback", json={**VALID, "external_id": "u-1"}, headers=AUTH)
+            assert (again.status_code, again.json()["id"]) == (200, created.json()["id"])
+            assert http.post("/api/feedback", json=VALID).status_code == 401
+            assert http.post(
+                "/api/feedback", content=b"{", headers={**AUTH, "Content-Type": "application/json"}
+            ).status_code == 400
+            shown = http.get(f"/api/feedback/{created.json()['id']}", headers=AUTH)
+            assert shown.json()["status"] == "pending"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+    assert len(_entries(api_url)) == 1
