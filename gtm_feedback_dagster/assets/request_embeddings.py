@@ -107,13 +107,17 @@ def request_embeddings(
                 index.upsert([r.id for r in chunk], vectors, [r.index_metadata() for r in chunk])
             embedded += len(chunk)
         swept: list[int] = []
+        remote = vector_index.provider != "local"
         with store.session() as session:
             removed = delete_vectors(session, plan.to_remove)
-            if plan.to_remove:
-                index.delete(plan.to_remove)
-            if config.full_resync and vector_index.provider != "local":
-                # The local index is rebuilt from the table in every process; a remote one may
-                # still hold vectors of deleted requests (their table rows went with them).
+            # The local index is rebuilt from the table in every process. A remote one keeps
+            # what it was given: delete every non-searchable request of the area there (a merge
+            # may already have dropped the table row), cheap and idempotent.
+            if remote and plan.not_searchable:
+                index.delete(plan.not_searchable)
+            if remote and config.full_resync:
+                # Deleted requests took their table rows with them; their ids are the gaps.
+                # Only in the weekly run: an id still being committed must not look deleted.
                 swept = deleted_request_ids(session)
                 if swept:
                     index.delete(swept)
@@ -130,7 +134,7 @@ def request_embeddings(
             "embedded": embedded,
             "unchanged": len(plan.unchanged),
             "removed": removed,
-            "remote_orphans_deleted": len(swept),
+            "remote_deleted": (len(plan.not_searchable) + len(swept)) if remote else 0,
             "full_resync": config.full_resync,
             "model": model.model_id,
             "index": vector_index.provider,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -77,7 +79,8 @@ def submit(
         click.echo(f"entry {stored.id} stored ({stored.status})")
 
 
-def _progress_bar(total: int, label: str):  # type: ignore[no-untyped-def]
+def _progress_bar(total: int, label: str) -> Any:
+    """A progress bar on stderr, so stdout stays the report (and valid JSON with --json)."""
     return click.progressbar(
         length=max(total, 1), label=label, file=click.get_text_stream("stderr"), show_pos=True
     )
@@ -106,27 +109,21 @@ def import_file(file: Path, kind: str | None, route: bool, as_json: bool) -> Non
     from gtm_feedback_dagster.intake.csv_import import import_csv
 
     settings = ready_settings()
-    data = file.read_bytes()
-    bar = None
+    with ExitStack() as stack:
+        bars: list[Any] = []
 
-    def on_start(total: int) -> None:
-        nonlocal bar
-        bar = _progress_bar(total, f"importing {file.name}")
-        bar.__enter__()
+        def on_start(total: int) -> None:  # the row count is known once the file is parsed
+            bars.append(stack.enter_context(_progress_bar(total, f"importing {file.name}")))
 
-    try:
         report = import_csv(
             settings.database_url,
-            data,
+            file.read_bytes(),
             kind,
             route=route,
             max_chars=settings.max_text_chars,
-            progress=lambda n: bar.update(n) if bar is not None else None,
+            progress=lambda n: bars[0].update(n) if bars else None,
             on_start=on_start,
         )
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
     if as_json:
         click.echo(to_json(report.as_dict()))
     else:

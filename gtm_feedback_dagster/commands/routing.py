@@ -118,9 +118,7 @@ def route(batch_size: int | None) -> None:
         )
         runs += 1
         if not result.success:
-            failure = next(
-                (e for e in result.all_events if e.is_failure and e.step_key), None
-            )
+            failure = next((e for e in result.all_events if e.is_failure and e.step_key), None)
             detail = failure.message if failure is not None else "see the run in the Dagster UI"
             raise click.ClickException(
                 f"run {result.run_id} failed; entries stay pending: {detail}"

@@ -182,8 +182,8 @@ A workspace-wide brand colors and fonts | a custom theme that all charts inherit
 # Tables
 T Conditional formatting in table charts
 D Color cells, rows or text based on rules or thresholds (red below target, green above) in table and pivot visualizations. Spotting under-target rows in large tables is slow without visual cues.
-P scan hundreds of rows by eye to spot the accounts that are under target | copy tables into Excel just to color the bad numbers red | can't make outliers stand out in a table
-A red/green cell coloring based on thresholds | rule-based highlighting in tables | heatmap shading on table columns
+P scan hundreds of rows by eye to spot the accounts that are under target | copy tables into Excel just to color the bad numbers red | can't set color rules on table cells
+A red/green cell coloring based on thresholds | formatting rules that color table cells | Excel-style color scales on table columns
 
 T Pivot tables with subtotals
 D Pivot tables that support multiple row and column groupings, subtotals, grand totals and collapsible groups. Teams export to spreadsheets to get cross-tabs with totals.
@@ -256,8 +256,8 @@ A a change history with one-click restore | versioning for dashboards | a way to
 
 T Dashboard usage analytics
 D Show admins which dashboards are viewed, by whom and how often, to clean up unused content and find popular ones. Admins can't tell which content is used, so unused dashboards pile up.
-P have hundreds of dashboards and no idea which ones anyone opens | can't tell whether the exec team actually looks at the board dashboard | want to archive stale content but are afraid to
-A view counts and viewer lists per dashboard | adoption stats for content | a report of stale, never-viewed dashboards
+P have hundreds of dashboards and no idea which ones anyone opens | can't tell whether the exec team actually looks at the board dashboard | want to archive unused dashboards but have no usage data
+A usage stats showing who views each dashboard | adoption metrics for their content | a report of dashboards nobody has opened in 90 days
 
 # Display
 T Auto-refresh dashboards for TV wall displays
@@ -334,8 +334,8 @@ A a built-in Salesforce connector | incremental syncs of CRM objects, custom one
 
 T HubSpot connector
 D Native connector for HubSpot CRM and marketing objects (contacts, companies, deals, email events). HubSpot data reaches the platform only through CSV exports or fragile automations.
-P export HubSpot deals to CSV every week | can't combine HubSpot email engagement with product usage | run a fragile Zapier flow to move HubSpot data around
-A a native sync for HubSpot contacts, companies and deals | marketing email events from HubSpot | a HubSpot source
+P export HubSpot deals to CSV every week | can't get HubSpot email engagement data into their analysis | run a fragile Zapier flow to pull HubSpot data in
+A a native sync that pulls in HubSpot contacts, companies and deals | marketing email events ingested from HubSpot | HubSpot as a data source
 
 T Stripe billing data connector
 D Sync Stripe customers, subscriptions, invoices and charges to power revenue and churn metrics. Revenue and churn metrics depend on manual billing exports.
@@ -384,8 +384,8 @@ A Databricks as a source | Unity Catalog browsing | native Delta Lake access
 
 T Custom REST API connector builder
 D A no-code builder to define connectors for any REST API: auth, pagination and incremental cursors. Every niche or internal source needs custom scripts or waits on our roadmap.
-P write Python scripts for every niche SaaS tool they use | have an internal API nobody can pull from without engineering | wait on our roadmap for each new source
-A a way to build their own connectors | generic HTTP API ingestion with pagination | a connector SDK
+P write custom extraction scripts for every niche SaaS source | have an internal API nobody can pull data from without engineering | wait on our roadmap for each new connector
+A a way to build their own connectors for any REST API | generic HTTP API ingestion with auth and pagination | a connector builder
 
 # Databases
 T Change data capture from PostgreSQL
@@ -410,8 +410,8 @@ A a choice of replication key column | incremental loads for big tables | cursor
 
 T Zero-copy reads from Snowflake data shares
 D Query data shared via Snowflake Secure Data Sharing directly, without copying it into the platform. Copying shared data duplicates storage cost and effort.
-P duplicate terabytes of data that already sit in Snowflake | pay twice for storage | can't use the shares their vendors give them
-A reads of Snowflake shares in place | direct queries on their warehouse with no copy | zero-copy access
+P duplicate terabytes of data that already sit in Snowflake | pay twice to store data they already have in Snowflake | can't use the data shares their vendors give them
+A reads of Snowflake shares in place | direct queries on their Snowflake data with no copy | zero-copy access
 
 # Files
 T Google Sheets live sync
@@ -468,8 +468,8 @@ A automatic handling of new and renamed columns | alerts when the source schema 
 
 T Sync frequency down to 5 minutes
 D Allow connector schedules as frequent as every 5 minutes for operational use cases. Hourly syncs are too slow for operational use cases.
-P wait an hour for new orders to show up | can't run the support dashboard on hourly data | want near-real-time syncs for operations
-A five-minute sync schedules | more frequent refreshes for connectors | sub-hourly syncs
+P wait an hour for new orders to show up | find hourly syncs too slow for their support dashboard | want near-real-time syncs for operations
+A five-minute sync schedules | more frequent connector syncs | sub-hourly syncs
 
 T Historical backfill for connectors
 D Re-sync historical data for a date range or from scratch without recreating the connector. Data lost in outages or from before a connector was set up cannot be reloaded.
@@ -637,8 +637,8 @@ A historical tracking of attribute changes | type-2 dimension tables | as-of-dat
 
 T Point-in-time metric snapshots
 D Snapshot metric values on a schedule so reports can show what a number was on a past date. Past values of metrics can't be reproduced once the data changes.
-P can't reproduce what the pipeline looked like at the start of the quarter | keep screenshots of last month's numbers | get questioned when restated numbers change
-A scheduled snapshots of key metrics | what-was-it-on-that-date reporting | frozen month-end numbers
+P can't reproduce what a metric looked like at the start of the quarter | keep screenshots of last month's numbers | get questioned when restated numbers change
+A scheduled snapshots of key metrics | as-of-date reporting on historical values | frozen month-end numbers
 
 # Materialization
 T Incremental model materialization
@@ -669,8 +669,8 @@ A a list of what breaks before a change | downstream dependency warnings | safe 
 
 T Data quality tests on models
 D Define tests like not-null, unique, accepted values and freshness on model columns, and block or warn on failure. Bad data such as nulls and duplicates reaches reports before anyone notices.
-P find nulls in key columns only after a report goes out | have duplicated IDs that inflate counts | can't enforce basic checks on their models
-A not-null and uniqueness checks | automated tests on modeled tables | builds that fail when the data looks wrong
+P find nulls in key columns only after a report goes out | have duplicated IDs in models that inflate counts | can't enforce basic data quality checks on their models
+A not-null and uniqueness checks on model columns | automated data tests on modeled tables | builds that fail when the data looks wrong
 
 T Model documentation and data dictionary
 D Descriptions for models and fields, searchable as a data dictionary for business users. Business users don't know what fields and metrics mean.
@@ -685,8 +685,8 @@ A blending of data from different sources | federated joins | joins across conne
 
 T Identity resolution across sources
 D Merge records that refer to the same customer across CRM, billing and product data into one profile. The same customer appears differently across systems, so there is no single view.
-P can't match Stripe customers to Salesforce accounts | have the same company under four different names | build a customer 360 by hand
-A a unified customer profile | matching of records across systems | customer 360 identity stitching
+P can't link billing customers to their CRM accounts | see one customer as separate records in CRM, billing and product data | build a customer 360 by hand
+A a unified customer profile across systems | record matching across CRM, billing and product | customer 360 identity stitching
 
 T Fuzzy matching of company names
 D Match and deduplicate company or contact names with typos and variants (Inc vs Incorporated). Name variants create duplicate customers and block joins.
@@ -725,7 +725,7 @@ A product usage properties in HubSpot | segments synced into HubSpot lists | lif
 T Salesforce Lightning component for account metrics
 D An embeddable Lightning component that shows the account's key metrics inside the Salesforce record page. Reps leave the CRM to look up account usage.
 P make reps leave Salesforce to look up usage | can't see charts on the opportunity page | paste dashboard links into CRM notes
-A charts inside the Salesforce account page | a Lightning widget | metrics embedded in the CRM layout
+A charts inside the Salesforce account page | a Lightning component with account metrics | metrics embedded in the CRM layout
 
 T Gainsight health score integration
 D Send computed health scores and usage metrics to Gainsight for CS workflows. Customer success works from health scores that don't match our metrics.
@@ -766,8 +766,8 @@ A a one-click Jira issue from a chart | alert-to-ticket automation | a Jira inte
 
 T Asana and Monday.com task creation
 D Turn insights or alerts into tasks in Asana or Monday.com with assignees. Follow-ups from metric reviews are tracked manually and slip.
-P track follow-ups from dashboards in a separate project tool by hand | lose action items from the weekly metrics review | can't assign an owner to a metric problem
-A tasks created in Asana from an insight | Monday.com items from alerts | action items linked to charts
+P track follow-ups from dashboards in a separate project tool by hand | lose action items because nothing turns an insight into a task | can't assign an owner to a metric problem
+A tasks created in Asana from an insight | Monday.com items from alerts | project tasks linked to charts
 
 T PagerDuty integration for data incidents
 D Route critical data alerts (failed syncs, broken models) to PagerDuty on-call rotations. Critical pipeline failures wait until someone notices them the next morning.
@@ -803,8 +803,8 @@ A publishing to SharePoint | SharePoint web parts with charts | automatic upload
 # Developer
 T REST API for managing dashboards programmatically
 D Public API endpoints to create, update, copy and delete dashboards and charts. Creating and updating dashboards at scale is manual work.
-P create 200 client dashboards by hand | can't automate content deployment | want to script dashboard changes
-A an API for dashboard CRUD | programmatic content management | endpoints to create charts from code
+P create 200 client dashboards by hand because there's no API for it | can't automate content deployment through code | want to script dashboard changes
+A API endpoints to create and update dashboards | programmatic dashboard management | an API for dashboard CRUD
 
 T Headless metrics query API
 D An API to query governed metrics with filters and get JSON back, for use in other apps. Metric logic is re-implemented in other applications.
@@ -823,8 +823,8 @@ A Zapier triggers | a Zapier app | no-code automation hooks
 
 T Microsoft Power Automate connector
 D A Power Automate connector with triggers for alerts and report deliveries, and actions to refresh data. Microsoft-centric automation can't use our events.
-P build all their automation in Power Automate | can't trigger flows from our alerts | want to refresh data from their flows
-A a Power Automate connector | flows triggered by alerts | Microsoft automation support
+P build all their workflows in Microsoft Power Automate | can't kick off a Microsoft flow when something changes in our platform | want their Power Automate flows to refresh our data
+A a Power Automate connector | Microsoft flow triggers and actions for our platform | Power Automate support for their Microsoft workflows
 
 T Terraform provider for workspace configuration
 D Manage connections, users, groups and permissions as code with a Terraform provider. Workspace configuration is clicked together by hand and drifts between environments.
@@ -904,7 +904,7 @@ A metrics exported to Datadog | an observability integration | pipeline health i
 REQUEST_CONCEPTS["reporting"] = """
 # Scheduled delivery
 T Scheduled PDF exports of dashboards
-D Email a PDF of any dashboard on a daily, weekly or monthly schedule to a list of recipients, with the current filters applied. Stakeholders who never log in get their numbers through manual screenshots and emails.
+D Email a PDF of any dashboard on a daily, weekly or monthly schedule to a list of recipients, with the current filters applied. Stakeholders who never log in currently get their numbers as manual screenshots.
 P screenshot dashboards into an email every Monday morning | have execs who won't log in and only read attachments | print dashboards to PDF by hand before board meetings
 A a weekly PDF of the dashboard in their inbox | recurring PDF snapshots by email | automated PDF delivery
 
@@ -950,8 +950,8 @@ A delivery at each recipient's local time | timezone-aware schedules | regional 
 
 T Inline email reports with chart images
 D Render charts as images in the body of the email instead of only as attachments. Recipients ignore attachments, especially on phones.
-P have execs who never open attachments | read reports on phones where PDFs are painful | want the numbers visible right in the email
-A charts in the email body | inline report previews | emails with no attachment to open
+P have execs who never open report attachments | read reports on phones where PDFs are painful | want the numbers visible right in the email
+A charts rendered in the email body | inline report previews in emails | report emails with no attachment to open
 
 T Send reports to external recipients
 D Allow scheduled reports to be sent to email addresses outside the organization, with admin controls. Clients and board members without accounts can't receive reports.
@@ -1001,8 +1001,8 @@ A a UTF-8 BOM option | semicolon delimiters | configurable CSV formats
 
 T Interactive HTML export of dashboards
 D Export a dashboard as a self-contained HTML file that keeps tooltips and filters, viewable offline. Shared copies of dashboards lose all interactivity.
-P send static PDFs that lose all interactivity | have clients who can't log in but want to hover and filter | need an offline copy of a dashboard
-A standalone interactive HTML files | offline dashboards | exports that keep filters working
+P send static files that lose all the hover and filter interactivity | have clients who can't log in but want to hover and filter | need an offline copy of a dashboard that still works
+A standalone interactive HTML files | an offline, clickable copy of a dashboard | an HTML export that keeps filters working
 
 T Exports that keep applied filters
 D Exports and schedules use the filters currently applied, and print them in the export header. Exports don't reflect what the user is looking at.
@@ -1017,8 +1017,8 @@ A exports that apply data permissions | secure scheduled reports | row-level rul
 # Layout
 T Pixel-perfect paginated reports
 D Paginated, print-ready reports with page breaks, repeating headers and precise layouts, for invoices and statements. Print-ready documents such as statements need a separate reporting tool.
-P build printable statements in a legacy reporting tool | get charts cut in half across PDF pages | can't control page breaks
-A print-ready paginated layouts | repeating table headers on every page | precise page control
+P build printable statements in a legacy reporting tool | get charts cut in half across PDF pages | can't control page breaks in printed reports
+A print-ready paginated report layouts | page-by-page report designs for statements and invoices | precise control over page breaks
 
 T PDF page size and orientation options
 D Choose A4/Letter/A3, landscape or portrait, and margins for PDF exports. Wide dashboards are cut off in PDFs.
@@ -1153,8 +1153,8 @@ A a per-role switch to turn off exports | view-only access with no downloads | d
 
 T Folder-level permissions with inheritance
 D Set permissions on folders that apply to every dashboard inside, with inheritance to subfolders. Permissions are managed dashboard by dashboard and mistakes expose content.
-P set sharing on each dashboard one at a time | have new dashboards visible to everyone by accident | can't lock down the finance folder
-A permissions on folders that children inherit | folder-based access control | a lock on a whole folder
+P set permissions on every dashboard in a folder one at a time | have new dashboards in the finance folder visible to everyone by accident | can't lock down a whole folder and its subfolders
+A permissions on folders that the dashboards inside inherit | folder-based access control | inherited permissions for subfolders
 
 T Group-based dashboard sharing
 D Share dashboards with user groups instead of individuals, staying in sync as membership changes. Sharing with individuals doesn't scale and goes stale as teams change.
@@ -1300,7 +1300,7 @@ A automatic aggregate tables | rollups for common queries | aggregate awareness
 T Incremental dashboard rendering
 D Render each chart as soon as its query returns, instead of waiting for the slowest one. One slow query holds back the whole page.
 P stare at a blank page until the slowest chart finishes | can't see the fast charts while one query runs | think the dashboard is broken while it loads
-A charts that appear as they're ready | progressive loading | a page that doesn't block on the slowest query
+A charts that render one by one as their queries finish | progressive loading of dashboard tiles | a page that doesn't block on the slowest query
 
 T Exploring tables with 100M+ rows
 D The explore view should handle very large tables interactively, with sampling and smart limits. Very large tables can't be explored interactively.
@@ -1324,8 +1324,8 @@ A instant search results | search that scales to huge workspaces | faster conten
 
 T Faster transformation model builds
 D Reduce the runtime of model builds (parallelism, pruning) so refreshes finish before business hours. Slow model builds delay fresh data and slow iteration.
-P have the nightly model build still running at 9am | wait two hours for a full refresh | can't iterate because builds are slow
-A parallel model builds | shorter refresh runtimes | faster modeling pipelines
+P have the nightly model build still running at 9am | wait two hours for their transformation jobs to finish | can't iterate on models because every build is slow
+A parallel model builds | shorter model build runtimes | faster transformation pipelines
 
 T Faster CSV exports of large tables
 D Large exports should stream and complete in minutes, not hours. Large exports take hours.
@@ -1346,11 +1346,11 @@ A a contractual availability SLA | service credits for downtime | 99.9% uptime i
 T Status page and incident notifications
 D A public status page with component status, and email/Slack subscriptions for incidents. Customers learn about incidents from their own users.
 P find out about our outages from their own users | don't know whether a slowdown is on their side or ours | want incident updates without opening a ticket
-A a status page they can subscribe to | incident notifications | real-time service status
+A a status page they can subscribe to | email updates during our incidents and outages | a public page showing our service status
 
 T Disaster recovery with defined RPO and RTO
 D Documented and tested disaster recovery with recovery point and recovery time objectives. Vendor risk reviews require documented recovery objectives.
-P need RPO and RTO numbers for their vendor risk assessment | have a business continuity audit coming | keep asking what happens if a region goes down
+P need RPO and RTO numbers for their vendor risk assessment | have a business continuity review coming | keep asking what happens to their data if a region goes down
 A documented recovery objectives | tested DR plans | backup and restore guarantees
 
 T Multi-region failover
@@ -1437,7 +1437,7 @@ A an admin usage dashboard | consumption monitoring | capacity planning metrics
 
 # Diagnostics
 T Query performance profiler
-D Show the SQL, timing breakdown and warehouse plan for each query so slow charts can be diagnosed. Slow charts can't be diagnosed without support.
+D Show the SQL, timing breakdown and warehouse plan for each query so slow charts can be diagnosed. Authors have no way to see why a particular chart is slow.
 P can't tell why a chart takes two minutes | open support tickets to learn which query is slow | have no visibility into the timing of the generated SQL
 A a query profiler | timing breakdowns per query | explain plans in the UI
 
@@ -1466,8 +1466,8 @@ REQUEST_CONCEPTS["ai-insights"] = """
 # Natural language
 T Natural language questions to charts
 D Business users type a question in plain English ("revenue by region last quarter") and get a chart built on governed metrics. Business users depend on analysts for every ad-hoc question.
-P have business users who can't build charts and queue requests with the data team | wait days for an analyst to answer a one-off question | want to just ask a question and get the answer
-A questions in plain English | a question box that returns a chart | conversational querying of their data
+P have business users who can't build charts and queue requests with the data team | wait days for an analyst to answer a one-off question | want to type a question in plain English and get the number
+A natural-language search over their data | a question box that returns a chart | conversational querying of their data
 
 T Ask questions in Slack
 D A Slack bot that answers data questions in natural language with a chart, right in the channel. People who live in Slack don't open the BI tool to get answers.
@@ -1503,7 +1503,7 @@ A suggested starting questions | next-step recommendations | guided analysis pro
 T Anomaly detection on key metrics
 D Automatically detect unusual changes in key metrics, taking seasonality into account, and alert the owners. Unusual metric changes are discovered too late.
 P found out signups dropped only a week later | can't set static thresholds that work for seasonal metrics | miss spikes buried in dozens of dashboards
-A automatic detection of unusual changes | ML-based anomaly alerts | outlier detection on KPIs
+A automatic detection of unusual metric changes | ML-based anomaly alerts on KPIs | outlier detection on KPIs
 
 T Anomaly alert sensitivity tuning
 D Controls to tune anomaly alert sensitivity, snooze alerts, and mark false positives. Noisy anomaly alerts get ignored.
@@ -1512,13 +1512,13 @@ A adjustable sensitivity | a way to mark false positives | quieter anomaly alert
 
 T Root cause analysis for metric changes
 D When a metric moves, automatically find which dimensions (region, plan, channel) explain the change. Explaining why a metric moved takes hours of manual slicing.
-P spend a day slicing data to find out why revenue dipped | get asked "why" in every exec meeting | can't quickly see which segment drove a drop
-A an automatic why-did-it-change analysis | the drivers of a metric movement | root cause breakdowns
+P spend a day slicing data to find out why revenue dipped | get asked why a metric moved in every exec meeting | can't quickly see which segment drove a drop
+A an automatic why-did-it-change analysis | a breakdown of what drove a metric movement | root cause breakdowns for KPI changes
 
 T Key driver analysis
 D Identify which factors most influence an outcome (e.g. churn, conversion), with ranked importance. Teams don't know which factors drive their outcomes.
-P don't know which behaviours predict conversion | rely on gut feel for what drives retention | want ranked drivers of an outcome
-A ranked influencing factors | driver analysis for an outcome | what-matters-most insights
+P can't tell which variables matter most for an outcome | rely on gut feel for what drives their KPIs | want the drivers of a metric ranked by importance
+A ranked influencing factors for a metric | a key influencers view like Power BI has | what-matters-most analysis for any KPI
 
 T Outlier highlighting in tables
 D Highlight statistically unusual values in tables and pivots automatically. Unusual values in big tables go unnoticed.
@@ -1548,8 +1548,8 @@ A predicted bookings from the pipeline | AI deal forecasting | a quarter-end lan
 
 T What-if scenario modeling
 D Adjust drivers (price, headcount, conversion) and see the projected impact on key metrics. Scenario planning happens in spreadsheet copies.
-P run scenarios in separate spreadsheet copies | can't show the board what happens if churn rises | want sliders to test assumptions
-A scenario planning with adjustable drivers | what-if analysis | sensitivity modeling
+P run scenarios in separate spreadsheet copies | can't show the board what happens if churn rises | want sliders to test their planning assumptions
+A scenario planning with adjustable drivers | what-if analysis | a way to model price and headcount changes
 
 T Seasonality-aware targets
 D Suggest targets that account for seasonality instead of flat monthly splits. Flat monthly targets ignore seasonality and are routinely missed.
@@ -1651,8 +1651,8 @@ A automatic scans for personal data | PII detection across tables | sensitive co
 
 T AI data cleaning suggestions
 D Suggest fixes for messy data: inconsistent categories, bad dates, likely typos. Messy, inconsistent values are cleaned by hand.
-P clean inconsistent country names by hand | have the same category spelled five ways | want suggestions to standardize values
-A suggested fixes for messy values | AI-assisted standardization | automatic cleanup recommendations
+P clean inconsistent country names by hand | have the same category spelled five ways | want suggestions to standardize messy values
+A AI suggestions to fix messy values | AI-assisted standardization of categories | automatic cleanup recommendations for dirty data
 """
 
 # --------------------------------------------------------------------------------------------
@@ -2100,9 +2100,9 @@ SOURCE_OPENERS: dict[str, list[str]] = {
     ],
     "qbr": [
         "QBR notes:",
-        "From the {acct} QBR:",
-        "Came up at the QBR with {acct}.",
-        "At the QBR their {role} raised this.",
+        "From the {acct} account review:",
+        "Came up in the quarterly check-in with {acct}.",
+        "At the exec review their {role} raised this.",
     ],
     "demo": [
         "From the demo with {acct}:",

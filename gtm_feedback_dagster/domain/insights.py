@@ -396,14 +396,25 @@ def _terms(title: str) -> list[str]:
     return [t for t in _TOKEN.findall(title.lower()) if len(t) > 2 and t not in _STOPWORDS]
 
 
+def document_frequencies(titles: Sequence[str]) -> Counter[str]:
+    """In how many titles each term appears (the IDF side of `distinctive_terms`)."""
+    doc_freq: Counter[str] = Counter()
+    for title in titles:
+        doc_freq.update(set(_terms(title)))
+    return doc_freq
+
+
 def distinctive_terms(
-    cluster_titles: Sequence[str], area_titles: Sequence[str], n: int = 3
+    cluster_titles: Sequence[str],
+    area_titles: Sequence[str],
+    n: int = 3,
+    doc_freq: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Terms frequent in the cluster's titles but rare across the area's (TF-IDF over titles),
-    in the spelling the titles use most ("SSO", not "sso")."""
-    doc_freq: Counter[str] = Counter()
-    for title in area_titles:
-        doc_freq.update(set(_terms(title)))
+    in the spelling the titles use most ("SSO", not "sso"). Pass `doc_freq` (from
+    `document_frequencies(area_titles)`) when naming several clusters of one area."""
+    if doc_freq is None:
+        doc_freq = document_frequencies(area_titles)
     tf: Counter[str] = Counter()
     spellings: dict[str, Counter[str]] = defaultdict(Counter)
     for title in cluster_titles:
@@ -412,7 +423,7 @@ def distinctive_terms(
             spellings[match.group()][title[match.start() : match.end()]] += 1
     n_docs = max(len(area_titles), 1)
     scored = [
-        (count * math.log((1 + n_docs) / (1 + doc_freq[term])) + count * 1e-3, term)
+        (count * math.log((1 + n_docs) / (1 + doc_freq.get(term, 0))) + count * 1e-3, term)
         for term, count in tf.items()
     ]
     scored.sort(key=lambda s: (-s[0], s[1]))
@@ -441,12 +452,15 @@ def themes(
     inside = [(a, b, s) for a, b, s in edges if a in by_id and b in by_id]
     area_titles = [r.title for r in open_requests]
     found = []
+    doc_freq: Counter[str] | None = None
     for members in clusters(inside, threshold)[:limit]:
         titles = [by_id[m].title for m in members]
         name = namer(titles) if namer is not None else None
         source = "llm" if name else "terms"
         if not name:
-            name = theme_name_from_terms(distinctive_terms(titles, area_titles))
+            if doc_freq is None:
+                doc_freq = document_frequencies(area_titles)
+            name = theme_name_from_terms(distinctive_terms(titles, area_titles, doc_freq=doc_freq))
         account_ids = {
             f.account_id
             for m in members

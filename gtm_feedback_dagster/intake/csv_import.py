@@ -55,8 +55,10 @@ class CsvRecord:
 
     line: int
     text: str
+    fields: list[str] | None = None  # as parsed, before they are matched to the header
     values: dict[str, str] | None = None
     problem: str | None = None
+    end: int = 0  # index of the line after the record
 
 
 @dataclass
@@ -131,9 +133,13 @@ class _LineFeeder:
         return self.lines[self.pos - 1][0]
 
 
-def _raw_records(lines: list[tuple[str, str | None]]) -> Iterator[CsvRecord]:
-    """Records with their raw values (lists) in `values` under key "" — or a parse problem."""
-    pos = 0
+def _raw_records(
+    lines: list[tuple[str, str | None]], pos: int = 0, columns: int | None = None
+) -> Iterator[CsvRecord]:
+    """Records from line index `pos` on. A record that went wrong after spanning several lines
+    (a quote never closed, or closed lines later so the column count is off) is reported by its
+    first line, and parsing starts again on the line after it: the lines it swallowed are read
+    as rows of their own, so a stray quote never hides its neighbours."""
     while pos < len(lines):
         feeder = _LineFeeder(lines, pos)
         reader = csv.reader(feeder, strict=True)
@@ -146,43 +152,48 @@ def _raw_records(lines: list[tuple[str, str | None]]) -> Iterator[CsvRecord]:
                 pos = len(lines)
                 break
             except csv.Error as exc:
-                end = feeder.pos
-                if end - start > 1:
-                    # A quote opened and never closed swallowed the following lines: report the
-                    # line that opened it and parse again from the line after it.
+                if feeder.pos - start > 1:
+                    restart_at = start + 1
                     yield CsvRecord(
                         line=start + 1,
                         text=lines[start][0],
                         problem=f"malformed CSV quoting ({exc}); check the quotes on this line",
+                        end=restart_at,
                     )
-                    restart_at = start + 1
                     break
                 yield CsvRecord(
                     line=start + 1,
                     text=lines[start][0],
                     problem=f"malformed CSV quoting ({exc})",
+                    end=feeder.pos,
                 )
                 continue
             end = feeder.pos
-            if end - start > MAX_RECORD_LINES:
+            spans = end - start
+            if spans > 1 and (
+                spans > MAX_RECORD_LINES or (columns is not None and len(fields) != columns)
+            ):
+                restart_at = start + 1
                 yield CsvRecord(
                     line=start + 1,
                     text=lines[start][0],
                     problem=(
-                        f"a quoted value spans more than {MAX_RECORD_LINES} lines; "
-                        "check the quotes on this line"
+                        "a quoted value runs over several lines and the row does not fit the "
+                        "header; check the quotes on this line"
                     ),
+                    end=restart_at,
                 )
-                restart_at = start + 1
                 break
-            if not fields or (all(not f.strip() for f in fields) and end - start == 1):
+            if not fields or (all(not f.strip() for f in fields) and spans == 1):
                 continue  # blank line
-            text = "".join(line for line, _ in lines[start:end])
             decode_problems = [p for _, p in lines[start:end] if p]
-            record = CsvRecord(line=start + 1, text=text, values={"": fields})  # type: ignore[dict-item]
-            if decode_problems:
-                record.problem = decode_problems[0]
-            yield record
+            yield CsvRecord(
+                line=start + 1,
+                text="".join(line for line, _ in lines[start:end]),
+                fields=fields,
+                problem=decode_problems[0] if decode_problems else None,
+                end=end,
+            )
         if restart_at is not None:
             pos = restart_at
 
@@ -190,25 +201,24 @@ def _raw_records(lines: list[tuple[str, str | None]]) -> Iterator[CsvRecord]:
 def parse_csv(data: bytes) -> tuple[list[str], list[CsvRecord]]:
     """Returns (normalised header, records). Raises ValueError when there is no usable header."""
     lines = _decode_lines(data)
-    records = iter(_raw_records(lines))
-    header_record = next(records, None)
+    header_record = next(_raw_records(lines), None)
     if header_record is None:
         raise ValueError("the file is empty: expected a header line and rows")
-    if header_record.problem or header_record.values is None:
+    if header_record.problem or header_record.fields is None:
         raise ValueError(f"the header line cannot be read: {header_record.problem}")
-    header = [normalize_key(name) for name in header_record.values[""]]  # type: ignore[index]
+    header = [normalize_key(name) for name in header_record.fields]
     if any(not name for name in header):
         raise ValueError("the header line has an empty column name")
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise ValueError(f"the header names a column twice: {', '.join(duplicates)}")
     rows: list[CsvRecord] = []
-    for record in records:
-        fields: list[str] | None = record.values[""] if record.values else None  # type: ignore[assignment]
-        if fields is not None and len(fields) != len(header):
-            mismatch = f"expected {len(header)} columns, got {len(fields)}"
-            record.problem = f"{record.problem}; {mismatch}" if record.problem else mismatch
-        record.values = dict(zip(header, fields, strict=False)) if fields is not None else None
+    for record in _raw_records(lines, header_record.end, len(header)):
+        if record.fields is not None:
+            if len(record.fields) != len(header):
+                mismatch = f"expected {len(header)} columns, got {len(record.fields)}"
+                record.problem = f"{record.problem}; {mismatch}" if record.problem else mismatch
+            record.values = dict(zip(header, record.fields, strict=False))
         rows.append(record)
     return header, rows
 

@@ -258,13 +258,13 @@ def upsert_opportunity(
 
 
 def mark_historical(request: Request, now: datetime | None = None) -> None:
-    """Requests brought in by an import are history: their ship was announced (if any) in the
-    system they come from, and their creators are not reminded to add feedback."""
+    """A request imported as shipped shipped in the system it comes from, which announced it:
+    the shipped sensor must not announce it again. (Reminders need no marking: they only go
+    out for requests created within the reminder window.)"""
     now = now or utcnow()
     if request.status == "shipped":
         request.shipped_at = request.shipped_at or request.updated_at or now
         request.shipped_notified_at = now
-    request.reminder_sent_at = now
 
 
 def upsert_request(

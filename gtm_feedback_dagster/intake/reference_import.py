@@ -304,6 +304,10 @@ class _Importer:
                 self.areas.setdefault(area.name.lower(), area.id)
         self.progress(len(rows))
 
+    def area_id(self, ref: str) -> int | None:
+        """By reference id, slug or (case-insensitive) name."""
+        return self.areas.get(ref) or self.areas.get(ref.lower()) or self.areas.get(slugify(ref))
+
     # ------------------------------------------------------------------ accounts
 
     ACCOUNT_COLUMNS = (
@@ -481,7 +485,7 @@ class _Importer:
                             ]
                         )
                     area_refs = split_list(row.get("area_ids") or row.get("areas"))
-                    area_ids = [self.areas[a] for a in area_refs if a in self.areas]
+                    area_ids = [i for i in map(self.area_id, area_refs) if i is not None]
                     if not area_ids:
                         raise ValidationError(
                             [f"none of its areas is known ({', '.join(area_refs) or 'none given'})"]
@@ -492,7 +496,7 @@ class _Importer:
                     counts.invalid += 1
                     self.summary.problem("requests", index, ref, str(exc))
                     continue
-                unknown_areas = [a for a in area_refs if a not in self.areas]
+                unknown_areas = [a for a in area_refs if self.area_id(a) is None]
                 if unknown_areas:
                     self.summary.problem(
                         "requests",
@@ -543,7 +547,7 @@ class _Importer:
                 slug = self._unique_slug(
                     slugify(text_or_none(row.get("slug")) or title, max_len=200), taken_slugs
                 )
-                # Imported requests are history: a ship already announced, no reminder DMs.
+                # A ship in the export was announced there: not announced again here.
                 new[ref] = {
                     "external_id": ref,
                     "slug": slug,
@@ -561,7 +565,7 @@ class _Importer:
                     "updated_at": created_at,
                     "shipped_at": created_at if status == "shipped" else None,
                     "shipped_notified_at": self.now if status == "shipped" else None,
-                    "reminder_sent_at": self.now,
+                    "reminder_sent_at": None,
                 }
                 counts.created += 1
             repo.bulk_insert_ignore(session, Request, list(new.values()), ["external_id"])

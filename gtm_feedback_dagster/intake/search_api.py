@@ -1,17 +1,15 @@
 """`GET /api/search?q=…&area=…&limit=…` in the intake service: ranked requests with a calibrated
 confidence and a short reason — the same search routing uses.
 
-Protected by the API's bearer token (`Authorization: Bearer $GTM_FEEDBACK_API_TOKEN`). Embedding
-is CPU-bound, so the handler is a plain function that Starlette runs in its thread pool; the
-embedder (model loaded once per process) and the in-process index (rebuilt only when the stored
-vectors change) are kept for the life of the service.
+Protected like the rest of the API (`Authorization: Bearer $GTM_FEEDBACK_API_TOKEN`, checked by
+`intake.api.check_token`). Embedding is CPU-bound, so the handler is a plain function that
+Starlette runs in its thread pool; the embedder (model loaded once per process) and the
+in-process index (rebuilt only when the stored vectors change) live as long as the service.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
-import os
 import threading
 from typing import Any
 
@@ -20,33 +18,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from gtm_feedback_dagster.config import Settings
+from gtm_feedback_dagster.intake.api import check_token
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "GTM_FEEDBACK_API_TOKEN"
 MAX_LIMIT = 50
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
-
-
-def check_bearer(request: Request) -> JSONResponse | None:
-    """None when the request carries the API token; else the response to send."""
-    expected = (os.environ.get(TOKEN_ENV) or "").strip()
-    if not expected:
-        return _error(503, f"the API is disabled: set {TOKEN_ENV} to enable it")
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.strip().encode(), expected.encode()
-    ):
-        return JSONResponse(
-            {"error": "missing or wrong bearer token"},
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return None
 
 
 class SearchService:
@@ -91,7 +71,7 @@ class SearchService:
         return [r.as_dict(self.settings.app_url) for r in results]
 
     def handle(self, request: Request) -> JSONResponse:
-        denied = check_bearer(request)
+        denied = check_token(request)
         if denied is not None:
             return denied
         text = (request.query_params.get("q") or "").strip()

@@ -24,7 +24,7 @@ from gtm_feedback_dagster.domain.feedback_input import (
     parse_links,
     parse_severity,
 )
-from gtm_feedback_dagster.intake.records import blank, parse_datetime, text_or_none
+from gtm_feedback_dagster.intake.records import parse_datetime, text_or_none
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.schema import (
     Account,
@@ -97,7 +97,22 @@ class RefResolver:
                     )
                 return opp_id
             account = self.session.get(Account, account_id) if account_id is not None else None
-            return repo.resolve_opportunity(self.session, ref, account).id
+            try:
+                return repo.resolve_opportunity(self.session, ref, account).id
+            except repo.NotFoundError:
+                if account is None:
+                    raise
+            # Say why when the opportunity exists under another account.
+            try:
+                other = repo.resolve_opportunity(self.session, ref, None)
+            except repo.NotFoundError:
+                raise repo.NotFoundError(
+                    f"unknown opportunity {ref!r} for account {account.name!r}"
+                ) from None
+            raise repo.NotFoundError(
+                f"opportunity {ref!r} belongs to account {other.account.name!r}, "
+                f"not {account.name!r}"
+            )
 
         return self._lookup("opportunity", ref, account_id, find)
 
@@ -295,19 +310,3 @@ def record_from_entry(entry: Feedback) -> dict[str, Any]:
         "opportunity": str(entry.opportunity_id) if entry.opportunity_id else None,
         "links": list(entry.links or []),
     }
-
-
-def has_request_ref(record: dict[str, Any]) -> bool:
-    return not blank(record.get("request"))
-
-
-def area_ids(resolver: RefResolver, refs: list[str]) -> tuple[list[int], list[str]]:
-    """Resolves area references; returns (ids, problems)."""
-    ids: list[int] = []
-    problems: list[str] = []
-    for ref in refs:
-        try:
-            ids.append(resolver.area(ref))
-        except repo.NotFoundError as exc:
-            problems.append(str(exc))
-    return ids, problems

@@ -243,6 +243,7 @@ def send_reminders(
                     Request.status == "open",
                     Request.reminder_sent_at.is_(None),
                     Request.created_at <= now - delay,
+                    Request.created_at >= now - delay - REMINDER_WINDOW,
                     ~_has_feedback(),
                 )
                 .values(reminder_sent_at=now)

@@ -45,6 +45,7 @@ _PAIN_WORDS_TEXT = """can't cannot cant unable impossible need needs needed want
     customer customers prospect renewal deal"""
 _PAIN_WORDS = frozenset(_PAIN_WORDS_TEXT.split())
 _MIN_SENTENCE_WORDS = 3
+MIN_RELATIVE_SCORE = 0.3
 
 
 def clean_slack_text(text: str) -> str:
@@ -115,11 +116,16 @@ def extractive_summary(messages: Sequence[str], max_chars: int = MAX_SUMMARY_CHA
             value += 2.0  # the reacted message / thread root usually states the pain
         return value / (1.0 + 0.02 * pos)
 
-    ranked = sorted(range(len(sentences)), key=lambda i: (-score(sentences[i]), i))
+    scores = [score(item) for item in sentences]
+    ranked = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
+    # Chit-chat ("ok cool, will look") stays out even when there is room for it.
+    floor = MIN_RELATIVE_SCORE * scores[ranked[0]]
     chosen: list[int] = []
     used = 0
     for i in ranked:
         sentence = sentences[i][2]
+        if chosen and (scores[i] < floor or len(set(_content_words(sentence))) < 2):
+            continue
         extra = len(sentence) + (1 if chosen else 0)
         if used + extra > max_chars:
             if not chosen:

@@ -437,7 +437,13 @@ def bulk_insert_ignore(
     core_table = getattr(table, "__table__", table)
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        stmt = postgresql.insert(core_table).on_conflict_do_nothing(index_elements=list(conflict))
+        # RETURNING makes SQLAlchemy batch the rows into multi-VALUES statements; without it an
+        # ON CONFLICT insert falls back to psycopg2's row-by-row executemany (20x slower).
+        stmt = (
+            postgresql.insert(core_table)
+            .on_conflict_do_nothing(index_elements=list(conflict))
+            .returning(*core_table.primary_key.columns)
+        )
     elif dialect == "sqlite":
         stmt = sqlite.insert(core_table).on_conflict_do_nothing(index_elements=list(conflict))
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported

@@ -77,7 +77,8 @@ class SyncPlan:
 
     to_embed: list[RequestForEmbedding] = field(default_factory=list)
     unchanged: list[int] = field(default_factory=list)
-    to_remove: list[int] = field(default_factory=list)  # vectors of merged/no-longer-searchable
+    to_remove: list[int] = field(default_factory=list)  # table rows of non-searchable requests
+    not_searchable: list[int] = field(default_factory=list)  # merged etc., with a row or not
 
 
 def _area_slugs_by_request(session: Session, request_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -129,6 +130,7 @@ def plan_sync(
     for rid, title, description, status, slug, merged_into, vmodel, vhash in rows:
         searchable = status in SEARCHABLE_STATUSES and merged_into is None
         if not searchable:
+            plan.not_searchable.append(rid)
             if vmodel is not None:
                 plan.to_remove.append(rid)
             continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,10 +25,11 @@ FLOOR = -1.0  # keep every neighbour, so rows are exactly the top k
 
 
 @pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as inst:
-        inst.add_dynamic_partitions("product_area", ["alpha", "beta"])
-        yield inst
+def instance() -> dg.DagsterInstance:
+    """In-memory instance: a fresh SQLite-backed one costs seconds per test."""
+    inst = dg.DagsterInstance.ephemeral()
+    inst.add_dynamic_partitions("product_area", ["alpha", "beta"])
+    return inst
 
 
 def run_graph(

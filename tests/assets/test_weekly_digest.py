@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,9 +20,9 @@ AS_OF = T0 + timedelta(days=7)  # Monday 2026-03-09 12:00 UTC; the period starts
 
 
 @pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as inst:
-        yield inst
+def instance() -> dg.DagsterInstance:
+    """In-memory instance: a fresh SQLite-backed one costs seconds per test."""
+    return dg.DagsterInstance.ephemeral()
 
 
 def run_digest(instance: dg.DagsterInstance, url: str, as_of: str) -> dict[str, Any]:

@@ -30,7 +30,16 @@ def _settings(url: str) -> Settings:
 
 
 @pytest.fixture
-def api_url(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def api_url(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Seeded SQLite database with the API token set (validation rules are not per backend)."""
+    monkeypatch.setenv(API_TOKEN_ENV, TOKEN)
+    seed_url(sqlite_url)
+    return sqlite_url
+
+
+@pytest.fixture
+def both_url(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The same, on SQLite and on PostgreSQL: for what the database decides (ids, idempotency)."""
     monkeypatch.setenv(API_TOKEN_ENV, TOKEN)
     seed_url(db_url)
     return db_url
@@ -39,6 +48,12 @@ def api_url(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def client(api_url: str) -> Iterator[TestClient]:
     with TestClient(create_app(_settings(api_url)), raise_server_exceptions=True) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def both_client(both_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(_settings(both_url)), raise_server_exceptions=True) as test_client:
         yield test_client
 
 
@@ -71,7 +86,10 @@ def test_healthz_reports_an_unreachable_database_without_leaking_the_url(tmp_pat
     assert "s3cret" not in response.text
 
 
-def test_post_creates_a_pending_entry_and_get_shows_it(client: TestClient, api_url: str) -> None:
+def test_post_creates_a_pending_entry_and_get_shows_it(
+    both_client: TestClient, both_url: str
+) -> None:
+    client, api_url = both_client, both_url
     response = client.post("/api/feedback", json=VALID, headers=AUTH)
     assert response.status_code == 201, response.text
     body = response.json()
@@ -91,7 +109,8 @@ def test_post_creates_a_pending_entry_and_get_shows_it(client: TestClient, api_u
     assert client.get("/api/feedback/abc", headers=AUTH).status_code == 404
 
 
-def test_external_id_makes_the_call_idempotent(client: TestClient, api_url: str) -> None:
+def test_external_id_makes_the_call_idempotent(both_client: TestClient, both_url: str) -> None:
+    client, api_url = both_client, both_url
     payload = {**VALID, "external_id": "crm-case-7"}
     first = client.post("/api/feedback", json=payload, headers=AUTH)
     second = client.post("/api/feedback", json=payload, headers=AUTH)
@@ -102,7 +121,13 @@ def test_external_id_makes_the_call_idempotent(client: TestClient, api_url: str)
 
 
 def test_text_alias_and_int_external_id(client: TestClient) -> None:
-    payload = {"text": "SSO please", "severity": "low", "account": "001GLOBEX", "submitter": "Bob Stone", "external_id": 5}
+    payload = {
+        "text": "SSO please",
+        "severity": "low",
+        "account": "001GLOBEX",
+        "submitter": "Bob Stone",
+        "external_id": 5,
+    }
     response = client.post("/api/feedback", json=payload, headers=AUTH)
     assert response.status_code == 201
 
@@ -163,8 +188,9 @@ def test_malformed_requests_get_4xx(client: TestClient, api_url: str) -> None:
 
 
 def test_invalid_entries_with_a_known_submitter_are_stored_invalid(
-    client: TestClient, api_url: str
+    both_client: TestClient, both_url: str
 ) -> None:
+    client, api_url = both_client, both_url
     payload = {**VALID, "customer_pain": "z" * 201, "severity": "meh", "account": "Nobody"}
     response = client.post("/api/feedback", json=payload, headers=AUTH)
     assert response.status_code == 422
@@ -206,8 +232,9 @@ def test_validation_errors_are_422_with_reasons(
 
 
 def test_fixed_resubmission_with_the_same_external_id_revives_the_entry(
-    client: TestClient, api_url: str
+    both_client: TestClient, both_url: str
 ) -> None:
+    client, api_url = both_client, both_url
     bad = {**VALID, "severity": "meh", "external_id": "case-9"}
     first = client.post("/api/feedback", json=bad, headers=AUTH)
     assert first.status_code == 422
@@ -252,9 +279,14 @@ def test_real_uvicorn_server_over_http(api_url: str) -> None:
             again = http.post("/api/feedback", json={**VALID, "external_id": "u-1"}, headers=AUTH)
             assert (again.status_code, again.json()["id"]) == (200, created.json()["id"])
             assert http.post("/api/feedback", json=VALID).status_code == 401
-            assert http.post(
-                "/api/feedback", content=b"{", headers={**AUTH, "Content-Type": "application/json"}
-            ).status_code == 400
+            assert (
+                http.post(
+                    "/api/feedback",
+                    content=b"{",
+                    headers={**AUTH, "Content-Type": "application/json"},
+                ).status_code
+                == 400
+            )
             shown = http.get(f"/api/feedback/{created.json()['id']}", headers=AUTH)
             assert shown.json()["status"] == "pending"
     finally:

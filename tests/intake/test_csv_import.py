@@ -54,6 +54,14 @@ def test_parse_csv_recovers_from_each_kind_of_malformed_line() -> None:
     assert sorted(by_line) == [2, 3, 4, 5, 6, 8, 9]
 
 
+def test_a_stray_quote_closed_lines_later_does_not_hide_the_rows_between() -> None:
+    _, records = parse_csv(b'a,b,c\n1,"stray,3\n4,5,6\n7",8,9\n10,11,12\n')
+    by_line = {r.line: r for r in records}
+    assert "check the quotes on this line" in (by_line[2].problem or "")
+    assert by_line[3].values == {"a": "4", "b": "5", "c": "6"} and by_line[3].problem is None
+    assert by_line[5].values == {"a": "10", "b": "11", "c": "12"}
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -111,7 +119,9 @@ def test_feedback_import_keeps_valid_rows_next_to_invalid_ones_and_is_idempotent
     assert (report.kind, report.rows, report.created, report.invalid) == ("feedback", 9, 3, 6)
     reasons = {p.line: p.reason for p in report.problems}
     assert reasons[4] == "customer_pain is empty"
-    assert "unknown severity 'unknown'" in reasons[5] and "unknown account 'Nobody Inc'" in reasons[5]
+    assert (
+        "unknown severity 'unknown'" in reasons[5] and "unknown account 'Nobody Inc'" in reasons[5]
+    )
     assert "unknown user 'zed@example.com'" in reasons[6]
     assert "quoting" in reasons[7]
     assert "not valid UTF-8" in reasons[8]
@@ -147,7 +157,11 @@ def test_fixed_rows_revive_their_invalid_entries(db_url: str) -> None:
     assert (fixed.updated, fixed.invalid) == (1, 0)
     (entry_after,) = _entries(db_url)
     assert entry_after.id == entry.id
-    assert (entry_after.status, entry_after.severity, entry_after.error) == ("pending", "high", None)
+    assert (entry_after.status, entry_after.severity, entry_after.error) == (
+        "pending",
+        "high",
+        None,
+    )
     assert entry_after.raw is None
 
 
@@ -176,9 +190,7 @@ def test_rows_naming_a_request_are_routed_manually_unless_route(sqlite_url: str)
         ).first()
     assert follower is not None  # the submitter follows, like on every attach
 
-    routed_later = import_csv(
-        sqlite_url, data.replace(b"night shifts", b"late shifts"), route=True
-    )
+    routed_later = import_csv(sqlite_url, data.replace(b"night shifts", b"late shifts"), route=True)
     # With --route the request column is not looked at: the new row is stored pending and the
     # row that was invalid only for its unknown request is now valid, so its entry is revived.
     assert (routed_later.created, routed_later.updated, routed_later.invalid) == (1, 1, 0)
@@ -237,7 +249,7 @@ def test_entity_imports_upsert_by_natural_key(db_url: str) -> None:
 
     accounts = (
         b"external_id,name,arr,is_enterprise,website,region_name\n"
-        b"001A,Acme,\"$120,000\",true,https://www.acme.com,NA\n"
+        b'001A,Acme,"$120,000",true,https://www.acme.com,NA\n'
         b"001B,Globex,50k,no,,EMEA\n"
         b"001C,Initech,lots,no,,\n"
     )
@@ -282,6 +294,7 @@ def test_entity_imports_upsert_by_natural_key(db_url: str) -> None:
         assert (opp.account_id, str(opp.close_date)) == (acme.id, "2027-01-31")
         shipped = session.scalars(select(Request).where(Request.external_id == "R2")).one()
         assert [a.slug for a in shipped.areas] == ["api-tools", "dashboards"]
-        # Imported history is not announced again nor nagged about.
+        # A ship imported from elsewhere was announced there: not announced again.
         assert shipped.shipped_at is not None and shipped.shipped_notified_at is not None
-        assert shipped.reminder_sent_at is not None
+        dark = session.scalars(select(Request).where(Request.external_id == "R1")).one()
+        assert dark.shipped_notified_at is None and dark.reminder_sent_at is None

@@ -52,7 +52,14 @@ def small_export() -> dict[str, Any]:
             {"id": "001B", "name": "Globex", "region_name": "NA", "arr": "50000"},
         ],
         "sfdc_opportunities": [
-            {"id": "006A", "accountId": "001A", "name": "Acme renewal", "arr": 1, "stage": "Discovery", "closeDate": "2027-01-31"},
+            {
+                "id": "006A",
+                "accountId": "001A",
+                "name": "Acme renewal",
+                "arr": 1,
+                "stage": "Discovery",
+                "closeDate": "2027-01-31",
+            },
             {"id": "006X", "account_id": "001Z", "name": "Nobody's deal"},
         ],
         "requests": [
@@ -152,10 +159,14 @@ def test_reference_export_loads_and_reloads_without_changes(db_url: str) -> None
         dark = session.scalars(select(Request).where(Request.external_id == "r-dark")).one()
         api = session.scalars(select(Request).where(Request.external_id == "r-api")).one()
         assert dark.related_request_id == api.id
-        assert (dark.slug, dark.meta, dark.created_at.year) == ("dark-mode", {"priority": "p1"}, 2026)
+        assert (dark.slug, dark.meta, dark.created_at.year) == (
+            "dark-mode",
+            {"priority": "p1"},
+            2026,
+        )
         assert [a.slug for a in api.areas] == ["dashboards", "integrations"]
         assert api.shipped_notified_at is not None  # history: not announced again
-        assert dark.reminder_sent_at is not None
+        assert dark.shipped_notified_at is None
         entries = {e.external_id: e for e in session.scalars(select(Feedback))}
         f1 = entries["f1"]
         assert (f1.status, f1.match_type, f1.request_id, f1.source) == (
@@ -176,7 +187,9 @@ def test_reference_export_loads_and_reloads_without_changes(db_url: str) -> None
     again = import_reference(db_url, copy.deepcopy(data), route=False)
     assert again.counts["feedback"].created == 0 and again.counts["feedback"].existing == 2
     assert all(c.created == 0 and c.updated == 0 for c in again.counts.values())
-    assert [_count(db_url, m) for m in (User, Account, Opportunity, Request, Follower, Feedback)] == totals
+    assert [
+        _count(db_url, m) for m in (User, Account, Opportunity, Request, Follower, Feedback)
+    ] == totals
 
 
 def test_route_leaves_the_request_to_routing_but_remembers_it(sqlite_url: str) -> None:
@@ -204,16 +217,28 @@ def test_changed_export_updates_descriptive_fields_and_revives_fixed_entries(
         f3 = session.scalars(select(Feedback).where(Feedback.external_id == "f3")).one()
         assert (f3.status, f3.error, f3.request_id) == ("routed", None, f3.request_id)
         assert f3.request_id is not None
-        assert session.scalars(select(Request.title).where(Request.external_id == "r-dark")).one() == (
-            "Dark mode everywhere"
-        )
+        assert session.scalars(
+            select(Request.title).where(Request.external_id == "r-dark")
+        ).one() == ("Dark mode everywhere")
 
 
 def test_slug_taken_by_a_local_request_gets_a_suffix(sqlite_url: str) -> None:
+    # (areas may be named by reference id, slug or name)
     data = small_export()
-    import_reference(sqlite_url, {"areas": data["areas"], "requests": [
-        {"id": "local", "title": "Dark mode", "slug": "dark-mode", "areaIds": ["dash"]}
-    ]})
+    import_reference(
+        sqlite_url,
+        {
+            "areas": data["areas"],
+            "requests": [
+                {
+                    "id": "local",
+                    "title": "Dark mode",
+                    "slug": "dark-mode",
+                    "areaIds": ["Dashboards"],
+                }
+            ],
+        },
+    )
     import_reference(sqlite_url, data)
     with session_scope(sqlite_url) as session:
         slugs = set(session.scalars(select(Request.slug)))

@@ -35,6 +35,7 @@ def analytics_defs() -> dg.Definitions:
 
 @pytest.fixture
 def instance() -> Iterator[dg.DagsterInstance]:
+    # build_schedule_context needs an instance with a ref, which the ephemeral one lacks.
     with dg.instance_for_test() as inst:
         yield inst
 

@@ -14,6 +14,7 @@ faults. Response URLs live under `/hooks/` (`response_url(name)`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -32,6 +33,7 @@ class SlackStandin(HTTPStandin):
         self.users: dict[str, dict[str, Any]] = {}  # Slack user id -> user object
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, root ts)
         self.channels_needing_join: set[str] = set()
+        self.missing_channels: set[str] = set()  # posting there answers channel_not_found
         self.joined: set[str] = set()
         self._method_errors: dict[str, deque[str]] = defaultdict(deque)
         self._ts = itertools.count(1)
@@ -107,7 +109,9 @@ class SlackStandin(HTTPStandin):
         return handler(params)
 
     def _auth_test(self, params: dict[str, Any]) -> Response:
-        return _ok(team="Standin", team_id="T0STANDIN", user="gtm-feedback", user_id="UBOT", bot_id="BBOT")
+        return _ok(
+            team="Standin", team_id="T0STANDIN", user="gtm-feedback", user_id="UBOT", bot_id="BBOT"
+        )
 
     def _channel_for(self, channel: str) -> str:
         # Posting to a user id lands in the app's DM with that user (a D... channel).
@@ -117,7 +121,9 @@ class SlackStandin(HTTPStandin):
 
     def _chat_postMessage(self, params: dict[str, Any]) -> Response:
         channel = str(params.get("channel") or "")
-        if channel.startswith("U") and channel not in self.users:
+        if (channel.startswith("U") and channel not in self.users) or (
+            channel.lstrip("#") in self.missing_channels
+        ):
             return _error("channel_not_found")
         if not params.get("text") and not params.get("blocks"):
             return _error("no_text")
@@ -169,8 +175,10 @@ class SlackStandin(HTTPStandin):
             # Like Slack: asked for a reply's ts, answer with just that reply (it carries the
             # thread_ts of its root); unknown ts -> thread_not_found.
             found = [
-                m for msgs in (v for (c, _), v in self.threads.items() if c == channel)
-                for m in msgs if m["ts"] == ts
+                m
+                for msgs in (v for (c, _), v in self.threads.items() if c == channel)
+                for m in msgs
+                if m["ts"] == ts
             ]
             if not found:
                 return _error("thread_not_found")
@@ -201,8 +209,6 @@ def _params(request: RecordedRequest) -> dict[str, Any]:
     for key in ("blocks", "view"):
         value = params.get(key)
         if isinstance(value, str) and value.startswith(("[", "{")):
-            try:
+            with contextlib.suppress(ValueError):
                 params[key] = json.loads(value)
-            except ValueError:
-                pass
     return params

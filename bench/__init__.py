@@ -1,0 +1,1 @@
+"""Benchmarks and reproducible measurement commands (`python -m bench.<name>`)."""

@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner, Result
+from sqlalchemy import select
+
+from gtm_feedback_dagster.cli import cli
+from gtm_feedback_dagster.store import repo
+from gtm_feedback_dagster.store.db import session_scope
+from gtm_feedback_dagster.store.schema import Feedback, Request
+from tests.intake.seed import seed_url
+
+
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def _ok(*args: str) -> str:
+    result = _run(*args)
+    assert result.exit_code == 0, (args, result.output)
+    return result.stdout
+
+
+def _attach_feedback(url: str) -> int:
+    with session_scope(url) as session:
+        request = repo.resolve_request(session, "dark-mode")
+        for account in ("Acme", "Acme", "Globex"):
+            repo.add_feedback(
+                session,
+                {
+                    "source": "cli",
+                    "customer_pain": f"{account} wants it dark",
+                    "severity": "medium",
+                    "account_id": repo.resolve_account(session, account).id,
+                    "submitter_id": repo.resolve_user(session, "ann@example.com").id,
+                    "status": "routed",
+                    "request_id": request.id,
+                    "match_type": "manual",
+                },
+            )
+        failed, _ = repo.add_feedback(
+            session,
+            {
+                "source": "cli",
+                "customer_pain": "Timeouts",
+                "severity": "low",
+                "account_id": repo.resolve_account(session, "Acme").id,
+                "submitter_id": repo.resolve_user(session, "bob@example.com").id,
+                "status": "failed",
+                "error": "embedding service unavailable",
+            },
+        )
+        return failed.id
+
+
+def test_requests_commands(app_env: str) -> None:
+    seed_url(app_env)
+    _attach_feedback(app_env)
+    listing = _ok("requests", "list")
+    header, row = listing.splitlines()
+    assert header.split() == [
+        "ID",
+        "SLUG",
+        "STATUS",
+        "AREAS",
+        "ENTRIES",
+        "ACCOUNTS",
+        "ARR",
+        "FOLLOWERS",
+        "TITLE",
+    ]
+    assert row.split()[1:8] == ["dark-mode", "open", "dashboards", "3", "2", "$150,000", "0"]
+    assert header.index("SLUG") == row.index("dark-mode")  # aligned columns
+
+    rows = json.loads(_ok("requests", "list", "--json", "--area", "dashboards", "--status", "open"))
+    assert [(r["slug"], r["arr"], r["accounts"]) for r in rows] == [("dark-mode", 150000.0, 2)]
+    assert _ok("requests", "list", "--status", "shipped").strip() == "(none)"
+
+    shown = _ok("requests", "show", "dark-mode")
+    assert "$150,000 (distinct accounts)" in shown and "entries   3 (medium 3)" in shown
+    detail = json.loads(
+        _ok("requests", "show", "http://localhost:8000/requests/dark-mode", "--json")
+    )
+    assert detail["entries"] == 3 and detail["areas"] == [
+        {"slug": "dashboards", "name": "Dashboards"}
+    ]
+
+    created = _ok(
+        "requests",
+        "create",
+        "--title",
+        "SAML SSO",
+        "--description",
+        "Okta login.",
+        "--area",
+        "integrations",
+        "--area",
+        "Dashboards",
+        "--creator",
+        "bob@example.com",
+    )
+    assert "request" in created and "saml-sso" in created
+    assert (
+        json.loads(_ok("requests", "show", "saml-sso", "--json"))["followers"][0]["email"]
+        == "bob@example.com"
+    )
+
+    assert "marked as shipped" in _ok("requests", "ship", "saml-sso")
+    assert "already shipped" in _ok("requests", "ship", "saml-sso")
+    with session_scope(app_env) as session:
+        request = session.scalars(select(Request).where(Request.slug == "saml-sso")).one()
+        assert request.status == "shipped" and request.shipped_at is not None
+        assert request.shipped_notified_at is None  # left for the shipped sensor
+    assert "deprioritized (was shipped)" in _ok("requests", "deprioritize", "saml-sso")
+    assert "reopened (was deprioritized)" in _ok("requests", "reopen", "saml-sso")
+    assert "already open" in _ok("requests", "reopen", "saml-sso")
+
+
+def test_requests_bad_input(app_env: str) -> None:
+    seed_url(app_env)
+    for args, message in [
+        (("requests", "show", "nope"), "unknown request 'nope'"),
+        (("requests", "ship", "nope"), "unknown request 'nope'"),
+        (("requests", "list", "--area", "nowhere"), "unknown product area 'nowhere'"),
+        (("requests", "list", "--status", "done"), "unknown status 'done'"),
+        (
+            (
+                "requests",
+                "create",
+                "--title",
+                "X",
+                "--description",
+                " ",
+                "--area",
+                "x",
+                "--creator",
+                "ann@example.com",
+            ),
+            "description is empty",
+        ),
+    ]:
+        result = _run(*args)
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_entries_commands(app_env: str) -> None:
+    seed_url(app_env)
+    failed_id = _attach_feedback(app_env)
+    listing = _ok("entries", "list")
+    assert len(listing.splitlines()) == 5
+    assert json.loads(_ok("entries", "list", "--status", "failed", "--json"))[0]["id"] == failed_id
+    routed = json.loads(_ok("entries", "list", "--request", "dark-mode", "--json", "--limit", "2"))
+    assert len(routed) == 2 and {r["request"] for r in routed} == {"dark-mode"}
+
+    shown = _ok("entries", "show", str(failed_id))
+    assert "error        embedding service unavailable" in shown and "Timeouts" in shown
+    assert json.loads(_ok("entries", "show", str(failed_id), "--json"))["status"] == "failed"
+
+    assert f"entry {failed_id}: failed -> pending" in _ok("entries", "retry", str(failed_id))
+    assert "nothing to retry" in _ok("entries", "retry", str(failed_id))
+    with session_scope(app_env) as session:
+        entry = session.get(Feedback, failed_id)
+        assert entry is not None and (entry.status, entry.error) == ("pending", None)
+
+    assert "0 of 0 entries back to pending" in _ok("entries", "retry", "--all-failed")
+    for args, message in [
+        (("entries", "show", "999"), "unknown entry 999"),
+        (
+            (
+                "entries",
+                "retry",
+            ),
+            "give an entry id or --all-failed",
+        ),
+        (("entries", "list", "--status", "lost"), "unknown status 'lost'"),
+    ]:
+        result = _run(*args)
+        assert (result.exit_code, message in result.stderr) == (2, True), result.output
+
+
+def test_entries_retry_exits_1_when_still_invalid(app_env: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    seed_url(app_env)
+    path = tmp_path / "f.csv"
+    path.write_text("text,severity,account,submitter\nNeeds SAML,high,Initech,ann@example.com\n")
+    assert _run("import", str(path)).exit_code == 1
+    result = _run("entries", "retry", "--all-failed")
+    assert result.exit_code == 1 and "still invalid: unknown account 'Initech'" in result.stdout
+    _ok("accounts", "create", "Initech", "--arr", "25k")
+    assert "invalid -> pending" in _ok("entries", "retry", "--all-failed")
+
+
+def test_areas_accounts_users_and_following(app_env: str) -> None:
+    seed_url(app_env)
+    _attach_feedback(app_env)
+    created = _ok("areas", "create", "API & Developer Tools", "--firehose-channel", "#api")
+    assert (
+        "area 'api-developer-tools' created" in created
+        and "product_area_partitions_sensor" in created
+    )
+    assert "already exists" in _ok("areas", "create", "API & Developer Tools")
+    areas = json.loads(_ok("areas", "list", "--json"))
+    assert [(a["slug"], a["firehose_channel"], a["open_requests"]) for a in areas] == [
+        ("api-developer-tools", "firehose-api", 0),
+        ("dashboards", None, 1),
+        ("integrations", None, 0),
+    ]
+    assert "FIREHOSE_CHANNEL" in _ok("areas", "list")
+
+    accounts = json.loads(_ok("accounts", "list", "--json"))
+    assert [(a["name"], a["entries"], a["requests"]) for a in accounts] == [
+        ("Acme", 3, 1),
+        ("Globex", 1, 1),
+    ]
+    assert "$100,000" in _ok("accounts", "list")
+    shown = _ok("accounts", "show", "001ACME")
+    assert "Acme renewal" in shown and "dark-mode" in shown
+    assert json.loads(_ok("accounts", "show", "Globex", "--json"))["enterprise"] is True
+    assert "account 'Initech' created" in _ok(
+        "accounts", "create", "Initech", "--arr", "1.5m", "--enterprise"
+    )
+    assert "account 'Initech' updated" in _ok("accounts", "create", "Initech", "--arr", "2m")
+    bad = _run("accounts", "create", "Initech", "--arr", "many")
+    assert bad.exit_code == 2 and "arr must be a number" in bad.stderr
+
+    assert "user carl@example.com created" in _ok(
+        "users", "create", "Carl@Example.com", "--name", "Carl"
+    )
+    users = json.loads(_ok("users", "list", "--json"))
+    assert [u["email"] for u in users] == ["ann@example.com", "bob@example.com", "carl@example.com"]
+    assert "U_ANN" in _ok("users", "list")
+    bad = _run("users", "create", "not-an-email")
+    assert bad.exit_code == 2 and "not an email address" in bad.stderr
+
+    assert "now follows dark-mode" in _ok("follow", "dark-mode", "--user", "carl@example.com")
+    assert "already follows" in _ok("follow", "dark-mode", "--user", "Carl")
+    assert "no longer follows" in _ok("unfollow", "dark-mode", "--user", "carl@example.com")
+    missing = _run("follow", "dark-mode", "--user", "nobody")
+    assert missing.exit_code == 2 and "unknown user 'nobody'" in missing.stderr
