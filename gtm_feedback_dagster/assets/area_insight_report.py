@@ -33,6 +33,12 @@ from gtm_feedback_dagster.store.schema import utcnow
 
 REPORT_TIMEZONE = ZoneInfo("America/New_York")  # the reports' working day (schedule at 08:00)
 
+# A dropped database connection or a "database is locked" timeout passes on a later attempt; a
+# bad partition or config raises Failure(allow_retries=False) and is not retried.
+TRANSIENT_RETRY = dg.RetryPolicy(
+    max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
 
 class AreaInsightReportConfig(dg.Config):
     day: str | None = Field(
@@ -62,6 +68,7 @@ class AreaInsightReportConfig(dg.Config):
     partitions_def=product_area_partitions,
     deps=[related_request_graph, feedback_entries, crm_accounts],
     group_name="analytics",
+    retry_policy=TRANSIENT_RETRY,
     owners=["team:gtm-feedback"],
     kinds={"python", "matplotlib", "sql"},
     description=(

@@ -28,6 +28,12 @@ from gtm_feedback_dagster.store.merge import DuplicateCandidate, duplicate_candi
 DUPLICATES_CHECK = "no_likely_duplicates"
 _SHOWN_DUPLICATES = 25
 
+# A dropped database connection or a "database is locked" timeout passes on a later attempt; a
+# bad partition or config raises Failure(allow_retries=False) and is not retried.
+TRANSIENT_RETRY = dg.RetryPolicy(
+    max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
 
 class RelatedRequestGraphConfig(dg.Config):
     """Neighbour count and similarity thresholds (raw cosine of the configured embedder)."""
@@ -127,8 +133,10 @@ def _duplicates_table(
 
 @dg.asset(
     partitions_def=product_area_partitions,
-    deps=[dg.AssetKey("request_embeddings")],
+    # Every area's graph reads every area's vectors (cross-area neighbours), hence all partitions.
+    deps=[dg.AssetDep("request_embeddings", partition_mapping=dg.AllPartitionMapping())],
     group_name="analytics",
+    retry_policy=TRANSIENT_RETRY,
     owners=["team:gtm-feedback"],
     kinds={"faiss", "numpy", "sql"},
     description=(

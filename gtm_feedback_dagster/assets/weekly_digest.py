@@ -25,6 +25,12 @@ from gtm_feedback_dagster.store.schema import utcnow
 
 PERIOD = timedelta(days=7)
 
+# A dropped database connection or a "database is locked" timeout passes on a later attempt; a
+# bad partition or config raises Failure(allow_retries=False) and is not retried.
+TRANSIENT_RETRY = dg.RetryPolicy(
+    max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
 
 class WeeklyDigestConfig(dg.Config):
     as_of: str | None = Field(
@@ -48,6 +54,7 @@ class WeeklyDigestConfig(dg.Config):
 @dg.asset(
     deps=[area_insight_report],
     group_name="analytics",
+    retry_policy=TRANSIENT_RETRY,
     owners=["team:gtm-feedback"],
     kinds={"slack", "sql"},
     description=(

@@ -193,28 +193,39 @@ def approvals_list(status: str, limit: int, as_json: bool) -> None:
     )
 
 
-def _decide(approval_id: int, decision: str, now: bool) -> None:
-    settings = ready_settings()
-    actor = f"cli:{getpass.getuser()}"
+def _queue_decision(settings: Settings, approval_id: int, decision: str) -> tuple[int, bool]:
+    """Writes the inbox row a button click would; returns (inbox id, newly queued). A decision
+    already waiting for this approval is reused instead of queuing a second one."""
+    prefix = f"cli:approval:{approval_id}:"
     with session_scope(settings.database_url) as session:
         approval = session.get(Approval, approval_id)
         if approval is None:
             raise click.ClickException(f"unknown approval #{approval_id}")
         if approval.status != "pending":
             raise click.ClickException(f"approval #{approval_id} is already {approval.status}")
+        earlier = session.execute(
+            select(SlackInbox.id, SlackInbox.processed_at).where(
+                SlackInbox.dedupe_key.like(prefix + "%")
+            )
+        ).all()
+        waiting = [row_id for row_id, processed_at in earlier if processed_at is None]
+        if waiting:
+            return waiting[0], False
+        actor = f"cli:{getpass.getuser()}"
         payload = approval_action(approval_id, decision, source="cli", actor=actor)
-        # One offline decision per approval: a second command is a duplicate, like a
-        # double-clicked button.
-        inbox_id = store_inbox(session, "cli", f"cli:approval:{approval_id}", payload)
-        if inbox_id is None:
-            inbox_id = session.scalar(
-                select(SlackInbox.id).where(SlackInbox.dedupe_key == f"cli:approval:{approval_id}")
-            )
-            click.echo(
-                f"a decision on approval #{approval_id} is already queued (inbox #{inbox_id})"
-            )
-            if not now:
-                return
+        inbox_id = store_inbox(session, "cli", f"{prefix}{len(earlier) + 1}", payload)
+    if inbox_id is None:  # a concurrent command queued it first
+        return _queue_decision(settings, approval_id, decision)
+    return inbox_id, True
+
+
+def _decide(approval_id: int, decision: str, now: bool) -> None:
+    settings = ready_settings()
+    inbox_id, queued = _queue_decision(settings, approval_id, decision)
+    if not queued:
+        click.echo(f"a decision on approval #{approval_id} is already queued (inbox #{inbox_id})")
+        if not now:
+            return
     verb = "approve" if decision == "approve" else "reject"
     if not now:
         click.echo(

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 PARAMS_FILE = "calibration_params.json"
+CANDIDATE_CAP = 50  # routing considers the 50 nearest requests; training saw at most that
 
 # Features of one candidate given the entry and the other candidates. Order matters: it is the
 # order of the coefficients in the params file.
@@ -36,6 +37,7 @@ FEATURES: tuple[str, ...] = (
     "title_overlap",  # share of the title's content words found in the entry
     "text_overlap",  # share of the entry's content words found in title + description
     "log_entry_words",  # log(1 + content words in the entry): short entries are ambiguous
+    "log_candidates",  # log(1 + candidates considered): margins mean less among few requests
 )
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -97,6 +99,7 @@ def feature_rows(
     sims = np.asarray(scores, dtype=np.float64)
     top5 = sims[:5]
     log_len = math.log1p(len(entry_words))
+    log_candidates = math.log1p(min(len(sims), CANDIDATE_CAP))
     for i in range(n):
         others = np.delete(sims, i) if len(sims) > 1 else np.zeros(0)
         best_other = float(others.max()) if len(others) else 0.0
@@ -112,6 +115,7 @@ def feature_rows(
             title_overlap,
             text_overlap,
             log_len,
+            log_candidates,
         )
     return out
 

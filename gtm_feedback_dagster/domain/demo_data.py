@@ -13,6 +13,11 @@ entries for one request rarely share a sentence and almost never repeat the requ
 About 10% of the entries describe needs that have no request at all (hard negatives from their
 own concept pool) and carry ``requestId: null``.
 
+Ground truth rides along in ``feedback[].metadata``: ``truthRequestId`` (same as ``requestId``)
+and ``truthTopic`` (the concept key, plus ``|kind=value`` for variant requests, or
+``nomatch:<key>`` for entries without a request - entries sharing a no-match topic describe the
+same missing need, which is what a "create new request" path should cluster together).
+
 Everything is driven by one ``random.Random(seed)``; with the same (seed, scale, now) the output
 is identical. ``now`` defaults to a fixed date so that the output is reproducible by default.
 """
@@ -394,12 +399,15 @@ class _Request:
 
 
 def _variant_sequence(
-    rng: random.Random, area: str, needed: int
+    rng: random.Random, concept: Concept, needed: int
 ) -> list[tuple[tuple[str, str], ...]]:
     """``needed`` distinct variant combinations for one concept: singles first, then pairs."""
+    assert concept.area is not None
+    excluded = vocab.VARIANT_EXCLUSIONS.get(concept.title, [])
     singles = [
         ((kind, value),)
-        for kind in vocab.AREA_VARIANT_KINDS[area]
+        for kind in vocab.AREA_VARIANT_KINDS[concept.area]
+        if kind not in excluded
         for value in vocab.VARIANT_KINDS[kind]["values"]  # type: ignore[union-attr]
     ]
     rng.shuffle(singles)
@@ -416,7 +424,7 @@ def _variant_sequence(
             seen.add(pair)
             out.append(pair)
         if attempts > needed * 200:
-            raise RuntimeError(f"cannot derive {needed} variants for area {area}")
+            raise RuntimeError(f"cannot derive {needed} variants for {concept.title!r}")
     return out
 
 
@@ -436,7 +444,7 @@ def _make_requests(rng: random.Random, scale: int, now_ts: float) -> list[_Reque
         assert concept.area is not None
         combos: list[tuple[tuple[str, str], ...]] = [()]
         if scale > 1:
-            combos += _variant_sequence(rng, concept.area, scale - 1)
+            combos += _variant_sequence(rng, concept, scale - 1)
         # Some needs are simply more common than others: a heavy-tailed popularity per concept.
         popularity = math.exp(rng.gauss(0, 1.0))
         for combo in combos:
@@ -517,7 +525,7 @@ class _Slots(dict):  # type: ignore[type-arg]
         return value
 
 
-def _fill(rng: random.Random, template: str, slots: _Slots) -> str:
+def _fill(template: str, slots: _Slots) -> str:
     return template.format_map(slots) if "{" in template else template
 
 
@@ -602,7 +610,7 @@ class FeedbackWriter:
         else:
             form = "long" if mode >= 1 - self.LONG_SHARE else "normal"
             if rng.random() < self.P_OPENER[form]:
-                opener = _fill(rng, rng.choice(vocab.SOURCE_OPENERS[source]), slots)
+                opener = _fill(rng.choice(vocab.SOURCE_OPENERS[source]), slots)
             body.append(self._pain(pains[0], personas, acct))
             if rng.random() < self.P_ASK[form]:
                 ask = self._ask(rng.choice(concept.asks))
@@ -621,9 +629,9 @@ class FeedbackWriter:
             else:
                 n_context = int(rng.random() < self.P_CONTEXT["normal"])
             for template in rng.sample(vocab.CONTEXT_SENTENCES, n_context):
-                body.append(_fill(rng, template, slots))
+                body.append(_fill(template, slots))
             if rng.random() < _severity_mention_probability(severity, form):
-                body.append(_fill(rng, rng.choice(vocab.SEVERITY_SENTENCES[severity]), slots))
+                body.append(_fill(rng.choice(vocab.SEVERITY_SENTENCES[severity]), slots))
 
         # Variant requests only differ by their context, so entries usually say it.
         for kind, value in variants:
@@ -666,12 +674,6 @@ def _severity_mention_probability(severity: str, form: str) -> float:
     return 0.5 if form == "long" else 0.35
 
 
-def _choose_creator(
-    rng: random.Random, region: str, by_region: dict[str, list[str]], fallback: list[str]
-) -> str:
-    return rng.choice(by_region.get(region) or fallback)
-
-
 def _choose_opportunity(rng: random.Random, acct: _Account) -> str | None:
     if not acct.opp_ids or rng.random() >= 0.55:
         return None
@@ -698,9 +700,7 @@ def _entries_per_request(rng: random.Random, requests: list[_Request], total: in
 
 
 def _feedback_row(
-    *,
-    rng: random.Random,
-    writer: FeedbackWriter,
+    ctx: _FeedbackContext,
     concept: Concept,
     variants: Sequence[tuple[str, str]],
     request_id: str | None,
@@ -709,6 +709,7 @@ def _feedback_row(
     created_ts: float,
     topic: str,
 ) -> dict[str, Any]:
+    rng = ctx.rng
     source = _weighted(rng, vocab.SOURCE_WEIGHTS)
     severity = _severity(rng, acct)
     return {
@@ -717,7 +718,7 @@ def _feedback_row(
         "accountId": acct.row["id"],
         "opportunityId": _choose_opportunity(rng, acct),
         "severity": severity,
-        "description": writer.write(concept, variants, acct.short, severity, source),
+        "description": ctx.writer.write(concept, variants, acct.short, severity, source),
         "creator": creator,
         "externalLinks": [],
         "createdAt": created_ts,  # epoch seconds; formatted once everything is sorted
@@ -752,10 +753,8 @@ def generate_demo_dataset(seed: int = 7, scale: int = 1, now: datetime | None = 
     now_dt = _normalize_now(now)
     now_ts = now_dt.timestamp()
     rng = random.Random(seed)
-    writer = FeedbackWriter(rng)
 
     users, users_by_region = _make_users(rng)
-    reps = [u["id"] for u in users[1:]]
     areas = _make_areas()
     accounts = _make_accounts(rng, round(BASE_ACCOUNTS * math.sqrt(scale)))
     opportunities = _make_opportunities(
@@ -763,67 +762,21 @@ def generate_demo_dataset(seed: int = 7, scale: int = 1, now: datetime | None = 
     )
     requests = _make_requests(rng, scale, now_ts)
     _assign_statuses(rng, requests, now_ts)
-
-    total_entries = BASE_ENTRIES * scale
-    n_nomatch = round(total_entries * NO_MATCH_SHARE)
-    counts = _entries_per_request(rng, requests, total_entries - n_nomatch)
-    account_cum = list(accumulate(a.weight for a in accounts))
-
-    def pick_account() -> _Account:
-        return accounts[bisect_right(account_cum, rng.random() * account_cum[-1])]
-
-    feedback: list[dict[str, Any]] = []
-    for req, count in zip(requests, counts, strict=True):
-        span = now_ts - req.created_ts
-        topic = req.concept.key + "".join(f"|{k}={v}" for k, v in req.variants)
-        for index in range(count):
-            acct = pick_account()
-            creator = _choose_creator(rng, acct.row["regionName"], users_by_region, reps)
-            if index == 0:
-                # The request was created from this entry, moments before it was attached.
-                created = min(req.created_ts + rng.uniform(60, 45 * 60), now_ts)
-                req.creator = creator
-            else:
-                created = req.created_ts + rng.random() * span
-            feedback.append(
-                _feedback_row(
-                    rng=rng,
-                    writer=writer,
-                    concept=req.concept,
-                    variants=req.variants,
-                    request_id=req.id,
-                    acct=acct,
-                    creator=creator,
-                    created_ts=created,
-                    topic=topic,
-                )
-            )
-
-    nomatch = nomatch_concepts()
-    nomatch_cum = list(accumulate(math.exp(rng.gauss(0, 0.7)) for _ in nomatch))
-    start_ts = now_ts - HISTORY_DAYS * 86400
-    for _ in range(n_nomatch):
-        concept = nomatch[bisect_right(nomatch_cum, rng.random() * nomatch_cum[-1])]
-        acct = pick_account()
-        feedback.append(
-            _feedback_row(
-                rng=rng,
-                writer=writer,
-                concept=concept,
-                variants=(),
-                request_id=None,
-                acct=acct,
-                creator=_choose_creator(rng, acct.row["regionName"], users_by_region, reps),
-                created_ts=rng.uniform(start_ts, now_ts),
-                topic="nomatch:" + concept.key,
-            )
-        )
-
-    feedback.sort(key=lambda row: row["createdAt"])
+    feedback = _make_feedback(
+        _FeedbackContext(
+            rng=rng,
+            writer=FeedbackWriter(rng),
+            accounts=accounts,
+            users_by_region=users_by_region,
+            reps=[u["id"] for u in users[1:]],
+            now_ts=now_ts,
+        ),
+        requests,
+        BASE_ENTRIES * scale,
+    )
     _set_followers(requests, feedback)
     for row in feedback:
         row["createdAt"] = _iso(row["createdAt"])
-
     requests.sort(key=lambda r: r.created_ts)
     return {
         "users": users,
@@ -833,6 +786,82 @@ def generate_demo_dataset(seed: int = 7, scale: int = 1, now: datetime | None = 
         "requests": [_request_row(r) for r in requests],
         "feedback": feedback,
     }
+
+
+@dataclass(slots=True)
+class _FeedbackContext:
+    """What every feedback row needs besides its own concept and request."""
+
+    rng: random.Random
+    writer: FeedbackWriter
+    accounts: list[_Account]
+    users_by_region: dict[str, list[str]]
+    reps: list[str]
+    now_ts: float
+    account_cum: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.account_cum = list(accumulate(a.weight for a in self.accounts))
+
+    def pick_account(self) -> _Account:
+        point = self.rng.random() * self.account_cum[-1]
+        return self.accounts[bisect_right(self.account_cum, point)]
+
+    def pick_creator(self, acct: _Account) -> str:
+        # Reps log feedback for accounts in their own regions.
+        return self.rng.choice(self.users_by_region.get(acct.row["regionName"]) or self.reps)
+
+
+def _make_feedback(
+    ctx: _FeedbackContext, requests: list[_Request], total: int
+) -> list[dict[str, Any]]:
+    """All entries, sorted by time: ~90% for existing requests, ~10% matching no request."""
+    n_nomatch = round(total * NO_MATCH_SHARE)
+    feedback = _matched_feedback(ctx, requests, total - n_nomatch)
+    feedback.extend(_unmatched_feedback(ctx, n_nomatch))
+    feedback.sort(key=lambda row: row["createdAt"])
+    return feedback
+
+
+def _matched_feedback(
+    ctx: _FeedbackContext, requests: list[_Request], total: int
+) -> list[dict[str, Any]]:
+    rng = ctx.rng
+    rows: list[dict[str, Any]] = []
+    counts = _entries_per_request(rng, requests, total)
+    for req, count in zip(requests, counts, strict=True):
+        span = ctx.now_ts - req.created_ts
+        topic = req.concept.key + "".join(f"|{k}={v}" for k, v in req.variants)
+        for index in range(count):
+            acct = ctx.pick_account()
+            creator = ctx.pick_creator(acct)
+            if index == 0:
+                # The request was created from this entry, moments before it was attached.
+                created = min(req.created_ts + rng.uniform(60, 45 * 60), ctx.now_ts)
+                req.creator = creator
+            else:
+                created = req.created_ts + rng.random() * span
+            rows.append(
+                _feedback_row(ctx, req.concept, req.variants, req.id, acct, creator, created, topic)
+            )
+    return rows
+
+
+def _unmatched_feedback(ctx: _FeedbackContext, count: int) -> list[dict[str, Any]]:
+    rng = ctx.rng
+    pool = nomatch_concepts()
+    pool_cum = list(accumulate(math.exp(rng.gauss(0, 0.7)) for _ in pool))
+    start_ts = ctx.now_ts - HISTORY_DAYS * 86400
+    rows: list[dict[str, Any]] = []
+    for _ in range(count):
+        concept = pool[bisect_right(pool_cum, rng.random() * pool_cum[-1])]
+        acct = ctx.pick_account()
+        created = rng.uniform(start_ts, ctx.now_ts)
+        topic = "nomatch:" + concept.key
+        rows.append(
+            _feedback_row(ctx, concept, (), None, acct, ctx.pick_creator(acct), created, topic)
+        )
+    return rows
 
 
 def _set_followers(requests: list[_Request], feedback: list[dict[str, Any]]) -> None:

@@ -5,7 +5,9 @@ Everything here is plain data. The request concepts are written in a small line 
 
     # Theme name            -> theme (``metadata.theme``) of the concepts that follow
     T <title>               -> starts a concept
-    D <description>         -> request description (1-2 sentences, pain-focused like the reference)
+    D <description>         -> request description: what it is, then why it hurts today (the
+                               reference's request agent writes pain-focused descriptions; the
+                               pain sentence also lifts matching to real-data similarity levels)
     P a | b | c             -> customer pains: verb phrases that follow a PLURAL subject
                                ("they", "their analysts") - e.g. "can't tell which ..."
     A a | b | c             -> what the customer asks for: noun phrases ("a way to ...")
@@ -134,7 +136,7 @@ A click-to-filter that applies across every chart on the page | charts that filt
 T Drill-down from summary charts to row-level detail
 D Let viewers click any aggregated value to drill into the next level (region, then country, then account) and finally the underlying records. Viewers who spot an odd total currently depend on an analyst to dig out the records.
 P see a number that looks off and have no way to click into the records behind it | end up asking an analyst to pull the raw rows every time a total looks wrong | only see the top-level rollup, never the accounts that make it up
-A the ability to click a total and land on the underlying rows | drill paths like region to country to account | hierarchical drill-down on bar charts and tables
+A the ability to click a total and land on the underlying rows | click-through from a chart into the next level of detail | drill-down on charts to the records underneath
 
 # Filters
 T Dashboard date range picker with comparison periods
@@ -160,7 +162,7 @@ A starter templates for common use cases | a gallery of prebuilt dashboards to c
 
 T Markdown and rich text blocks on dashboards
 D Text tiles with markdown, headings, links and dynamic values, to explain what a dashboard shows. Authors have nowhere to explain definitions or guide readers through a dashboard.
-P can't add an explanation of how a metric is defined next to the chart | cram instructions into the dashboard title because there's nowhere else to put them | want headers and links between sections
+P can't add explanatory text next to the charts | cram instructions into the dashboard title because there's nowhere else to put them | want headers and links between sections
 A rich text tiles with links | markdown blocks | text widgets that can show live values
 
 T Image and logo widgets on dashboards
@@ -188,7 +190,7 @@ A red/green cell coloring based on thresholds | formatting rules that color tabl
 T Pivot tables with subtotals
 D Pivot tables that support multiple row and column groupings, subtotals, grand totals and collapsible groups. Teams export to spreadsheets to get cross-tabs with totals.
 P export everything to Excel to build pivots | can't show totals per region and per product in one table | rebuild the same cross-tab in spreadsheets every month
-A real pivot tables with subtotals and grand totals | multi-level row and column grouping | collapsible groupings like in Excel
+A real pivots with subtotals and grand totals | multi-level row and column grouping | collapsible groupings like in Excel
 
 T Frozen header rows and columns in tables
 D Keep headers and the first columns visible while scrolling wide or long tables. Wide tables become unreadable once users scroll away from the key columns.
@@ -245,7 +247,7 @@ A notes pinned to a date on the chart | event markers on line charts | shared ch
 
 T Comments and @mentions on dashboards
 D Threaded comments on dashboards and charts with @mentions and notifications. Conversations about numbers happen in email and chat, detached from the charts.
-P discuss dashboards in email threads that lose all context | screenshot charts into Slack to ask questions about them | can't tag a colleague on a specific chart
+P discuss dashboards in email threads that lose all context | discuss charts in side threads instead of on the dashboard itself | can't tag a colleague on a specific chart
 A comment threads on charts | @mentions of a teammate on a dashboard | discussions that live inside the dashboard
 
 # Governance
@@ -364,8 +366,8 @@ A Jira issues and sprints as a source | engineering ticket data | a native sync 
 
 T Workday HR connector
 D Ingest Workday workers, org hierarchy and headcount data for people analytics. People analytics depends on monthly spreadsheets from HR.
-P get headcount in a monthly spreadsheet from HR | can't build attrition reports | don't have the org hierarchy for roll-ups
-A people data from Workday | HRIS ingestion | headcount and org structure as a source
+P get headcount in a monthly spreadsheet from HR | can't build attrition reports | don't have employee data like hires, exits and departments
+A people data from Workday | HRIS ingestion | employee and headcount data as a source
 
 T Shopify connector
 D Sync Shopify orders, products, customers and refunds, across multiple stores. Multi-store ecommerce data is combined by hand.
@@ -503,7 +505,7 @@ A a deleted flag on rows removed upstream | delete propagation from sources | to
 
 T Deduplication of records on ingest
 D Use primary keys to merge duplicate records on ingestion instead of appending repeats. Retries and repeated loads create duplicate rows that inflate metrics.
-P see the same order twice after a retried sync | clean up duplicate rows with a nightly query | double-count revenue because of repeated loads
+P see the same order twice after a retried sync | clean up duplicate rows by hand after loads | double-count revenue because of repeated loads
 A upserts by primary key | duplicate-free loads | merge-on-key ingestion
 
 # Privacy
@@ -797,8 +799,8 @@ A live embeds in Notion | a Confluence macro for charts | charts that stay curre
 
 T SharePoint publishing of reports
 D Publish reports and dashboards to SharePoint sites and Teams tabs. Reports are uploaded to the intranet manually every week.
-P upload PDFs to SharePoint by hand every week | run their intranet on SharePoint with no way to show live charts | want reports where employees already look
-A publishing to SharePoint | SharePoint web parts with charts | automatic uploads to SharePoint libraries
+P upload PDFs to SharePoint by hand every week | run their intranet on SharePoint with no way to show live charts | want reports published on the SharePoint intranet where employees already look
+A publishing to SharePoint | SharePoint web parts with live charts | automatic uploads to SharePoint document libraries
 
 # Developer
 T REST API for managing dashboards programmatically
@@ -950,7 +952,7 @@ A delivery at each recipient's local time | timezone-aware schedules | regional 
 
 T Inline email reports with chart images
 D Render charts as images in the body of the email instead of only as attachments. Recipients ignore attachments, especially on phones.
-P have execs who never open report attachments | read reports on phones where PDFs are painful | want the numbers visible right in the email
+P have execs who only read what's visible in the email body | read reports on phones where PDFs are painful | want the numbers visible right in the email
 A charts rendered in the email body | inline report previews in emails | report emails with no attachment to open
 
 T Send reports to external recipients
@@ -1074,8 +1076,8 @@ A commentary blocks in scheduled reports | an editable narrative for each editio
 # Operations
 T Report delivery audit log
 D A log of every report delivery (recipients, time, format and status) for compliance. There is no proof of who received which report.
-P can't prove who received a sensitive report | have auditors asking who got the payroll export | don't know whether a recipient actually got the file
-A a delivery history for every schedule | an audit trail of report recipients | compliance logs of exports
+P can't prove which recipients a scheduled report was delivered to | have auditors asking who was sent the payroll report last quarter | don't know whether a scheduled email actually reached the recipient
+A a delivery log for every report schedule | a record of who received each report and when | proof of delivery for scheduled reports
 
 T API to trigger report exports
 D API endpoints to render and fetch a report or dashboard export on demand. Reports can't be generated from other applications or pipelines.
@@ -1315,7 +1317,7 @@ A fast filter value search | type-ahead on large dimensions | quick-loading drop
 T Better performance with many charts per dashboard
 D Dashboards with 50+ charts shouldn't freeze or crash the browser. Large dashboards freeze or crash the browser.
 P crash their browser tab on the big ops dashboard | have laptops freezing when the dashboard opens | split dashboards only to keep the browser alive
-A lighter dashboards that don't eat memory | stability with many tiles | an end to browser freezes
+A lower browser memory use on dashboards with 50+ charts | a dashboard that stays responsive with dozens of charts | an end to browser crashes on big dashboards
 
 T Faster search in large workspaces
 D Search should return results instantly in workspaces with tens of thousands of items. Search is too slow in big workspaces to be useful.
@@ -1345,7 +1347,7 @@ A a contractual availability SLA | service credits for downtime | 99.9% uptime i
 
 T Status page and incident notifications
 D A public status page with component status, and email/Slack subscriptions for incidents. Customers learn about incidents from their own users.
-P find out about our outages from their own users | don't know whether a slowdown is on their side or ours | want incident updates without opening a ticket
+P find out about our outages from their own users | don't know whether a slowdown is on their side or ours | want to check a status page instead of opening a ticket during an outage
 A a status page they can subscribe to | email updates during our incidents and outages | a public page showing our service status
 
 T Disaster recovery with defined RPO and RTO
@@ -1391,8 +1393,8 @@ A isolated compute | dedicated capacity | a single-tenant performance tier
 
 T Workload isolation between ETL and dashboards
 D Separate pools for ingestion/modeling jobs and interactive queries so loads don't slow dashboards down. Heavy loads slow interactive dashboards.
-P see dashboards crawl while the nightly load runs | have ETL competing with users for resources | can't run backfills during the day
-A separate pools for batch and interactive work | loads kept off the dashboard path | workload separation
+P see dashboards crawl while the nightly load runs | have ETL competing with users for resources | can't run data loads during the day without slowing down dashboard users
+A separate compute pools for batch loads and interactive queries | loads kept off the dashboard path | workload separation
 
 T Autoscaling during peak periods
 D Scale compute automatically during peaks like month-end close and quarter-end. Performance degrades at month-end and quarter-end peaks.
@@ -1448,8 +1450,8 @@ A alerts on long-running queries | notifications about slow dashboards | slow qu
 
 T Per-dashboard performance insights
 D Highlight which charts on a dashboard are slowest and suggest fixes. Authors can't tell which charts make a dashboard slow.
-P don't know which of 30 charts slows the page down | remove charts at random to fix load time | want recommendations to speed up a dashboard
-A a per-chart load time breakdown | performance tips per dashboard | slow tile detection
+P can't tell which tile is the slow one on a 30-chart dashboard | delete charts at random hoping the page gets faster | want the product to point out the bottleneck chart and suggest a fix
+A a load time breakdown for each chart on a dashboard | tuning recommendations per dashboard | detection of the slowest tiles
 
 T Query timeout configuration
 D Let admins configure query timeouts per connection or role. One-size-fits-all timeouts kill legitimate queries or let runaways run.
@@ -1942,6 +1944,30 @@ AREA_VARIANT_KINDS: dict[str, list[str]] = {
     "ai-insights": ["industry", "platform", "tool", "region", "warehouse"],
 }
 
+# Variant kinds that would contradict a concept ("EU data residency - for the LATAM rollout",
+# "Azure AD group sync - with Okta"); these concepts skip them.
+VARIANT_EXCLUSIONS: dict[str, list[str]] = {
+    "Mobile-responsive dashboard layouts": ["platform"],
+    "Change data capture from PostgreSQL": ["warehouse"],
+    "On-premise Oracle database ingestion": ["warehouse"],
+    "Zero-copy reads from Snowflake data shares": ["warehouse"],
+    "Databricks Unity Catalog connector": ["warehouse"],
+    "Reverse ETL write-back to Salesforce": ["tool"],
+    "HubSpot write-back of product usage": ["tool"],
+    "Salesforce Lightning component for account metrics": ["tool"],
+    "Gainsight health score integration": ["tool"],
+    "Zendesk and Intercom sidebar app": ["tool"],
+    "Microsoft Teams integration": ["platform"],
+    "Mobile push notifications for alerts": ["platform"],
+    "Azure AD group sync": ["idp"],
+    "Google Workspace login with group mapping": ["idp"],
+    "EU data residency": ["region", "compliance"],
+    "HIPAA compliance with BAA": ["compliance", "industry"],
+    "Regional hosting in APAC for lower latency": ["region"],
+    "Reduce Snowflake credits consumed by dashboards": ["warehouse"],
+    "Ask questions in Slack": ["platform"],
+}
+
 # --------------------------------------------------------------------------------------------
 # Sentence frames. {S}/{s}: subject (capitalised / as is); {p}: pain; {a}/{A}: ask.
 # --------------------------------------------------------------------------------------------
@@ -1956,7 +1982,6 @@ PAIN_FRAMES_PRESENT: list[str] = [
     "{S} {p} - super frustrating for them.",
     "Recurring theme: {s} {p}.",
     "Pain point is that {s} {p}.",
-    "{S} {p} and it's eating hours every week.",
     "At the moment {s} {p}.",
 ]
 # Frames that also work with past-tense pains ("had two outages last quarter").
@@ -1985,7 +2010,7 @@ PAIN_FRAMES_WISH: list[str] = [
 ASK_FRAMES: list[str] = [
     "They want {a}.",
     "They're asking for {a}.",
-    "Asked whether {a} is on the roadmap.",
+    "Asked whether we have {a} on the roadmap.",
     "Would love {a}.",
     "They need {a}.",
     "Any plans for {a}?",
@@ -1997,10 +2022,10 @@ ASK_FRAMES: list[str] = [
     "They keep coming back to {a}.",
     "Hoping we can ship {a} this half.",
     "They'd expand if we had {a}.",
-    "{A} is the ask.",
+    "The ask: {a}.",
     "Request is basically {a}.",
     "Told them I'd check on {a}.",
-    "Is {a} anywhere on the roadmap?",
+    "Anything on the roadmap for {a}?",
 ]
 
 TERSE_FRAMES: list[str] = [
@@ -2300,7 +2325,6 @@ COMPANY_PREFIXES: list[str] = [
     "Acorn",
     "Amberly",
     "Anchor",
-    "Azure",
     "Bellwether",
     "Canopy",
     "Compass",

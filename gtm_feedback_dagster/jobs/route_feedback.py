@@ -30,8 +30,9 @@ class RouteBatchConfig(dg.Config):
     feedback_ids: list[int] = Field(description="Ids of the feedback entries to route.")
 
 
-def route_run_config(feedback_ids: list[int]) -> dg.RunConfig:
-    return dg.RunConfig(ops={ROUTE_OP_NAME: RouteBatchConfig(feedback_ids=list(feedback_ids))})
+def route_run_config(feedback_ids: list[int]) -> dict[str, Any]:
+    """Run config of one batch (a plain dict: it is stored with the run and read back)."""
+    return {"ops": {ROUTE_OP_NAME: {"config": {"feedback_ids": [int(i) for i in feedback_ids]}}}}
 
 
 def feedback_ids_of_run_config(run_config: dict[str, Any]) -> list[int]:

@@ -77,6 +77,7 @@ class Retrieval:
 
     ids: np.ndarray
     scores: np.ndarray
+    sims: np.ndarray  # (entries, requests): every cosine, for catalogue subsampling
     embed_seconds: float
     texts_embedded: int
     tokens: int
@@ -99,10 +100,51 @@ def retrieve(embedder: Embedder, data: LabelledSet, top_k: int = 50) -> Retrieva
     return Retrieval(
         ids=ids,
         scores=np.take_along_axis(sims, ids, axis=1),
+        sims=sims,
         embed_seconds=seconds,
         texts_embedded=len(data.titles) + len(data.entries),
         tokens=embedder.usage.prompt_tokens - tokens_before,
     )
+
+
+def subsample_catalogue(
+    data: LabelledSet,
+    found: Retrieval,
+    fraction: float,
+    rng: np.random.Generator,
+    drop_truth: float = 0.0,
+    top_k: int = 50,
+) -> tuple[LabelledSet, Retrieval]:
+    """The same entries against a random part of the requests, as in a young deployment: margins
+    over few competitors are larger by chance, and an entry whose request is left out (always
+    when it is not drawn, plus `drop_truth` of the time) becomes a "no request" example with
+    realistic near misses."""
+    n_entries, n_requests = found.sims.shape
+    keep = rng.random((n_entries, n_requests)) < fraction
+    truth = data.truth.copy()
+    for i in range(n_entries):
+        t = truth[i]
+        if t >= 0 and rng.random() < drop_truth:
+            keep[i, t] = False
+        if not keep[i].any():
+            keep[i, rng.integers(n_requests)] = True
+        if t >= 0 and not keep[i, t]:
+            truth[i] = -1
+    masked = np.where(keep, found.sims, -np.inf)
+    k = min(top_k, n_requests)
+    ids = np.argsort(-masked, axis=1, kind="stable")[:, :k]
+    scores = np.take_along_axis(masked, ids, axis=1)
+    id_rows = [row[np.isfinite(sc)] for row, sc in zip(ids, scores, strict=True)]
+    width = max(len(r) for r in id_rows)
+    # Entries with fewer candidates than others: pad ids with -1 / scores with nan, and let the
+    # feature code see only the real ones.
+    pad_ids = np.full((n_entries, width), -1, dtype=np.int64)
+    pad_scores = np.full((n_entries, width), np.nan)
+    for i, row in enumerate(id_rows):
+        pad_ids[i, : len(row)] = row
+        pad_scores[i, : len(row)] = found.sims[i, row]
+    subset = LabelledSet(data.seed, data.titles, data.descriptions, data.entries, truth)
+    return subset, Retrieval(pad_ids, pad_scores, found.sims, 0.0, 0, 0)
 
 
 @dataclass
@@ -120,9 +162,10 @@ def feature_table(data: LabelledSet, found: Retrieval, depth: int) -> FeatureTab
     ]
     blocks, labels, entry_idx, cand_idx = [], [], [], []
     for i, text in enumerate(data.entries):
-        ids = found.ids[i]
+        real = found.ids[i] >= 0
+        ids, scores = found.ids[i][real], found.scores[i][real]
         rows = feature_rows(
-            content_words(text), found.scores[i], [cand_texts[j] for j in ids[:depth]], depth
+            content_words(text), scores, [cand_texts[j] for j in ids[:depth]], depth
         )
         blocks.append(rows)
         labels.extend(int(j == data.truth[i]) for j in ids[: len(rows)])
@@ -133,6 +176,21 @@ def feature_table(data: LabelledSet, found: Retrieval, depth: int) -> FeatureTab
         labels=np.asarray(labels, dtype=np.float64),
         entry=np.asarray(entry_idx, dtype=np.int64),
         candidate=np.asarray(cand_idx, dtype=np.int64),
+    )
+
+
+def concat_tables(tables: Sequence[FeatureTable]) -> FeatureTable:
+    """Stack tables; entry indices are offset so each table's entries stay distinct."""
+    rows, labels, entry, cand = [], [], [], []
+    offset = 0
+    for t in tables:
+        rows.append(t.rows)
+        labels.append(t.labels)
+        entry.append(t.entry + offset)
+        cand.append(t.candidate)
+        offset += int(t.entry.max()) + 1 if len(t.entry) else 0
+    return FeatureTable(
+        np.vstack(rows), np.concatenate(labels), np.concatenate(entry), np.concatenate(cand)
     )
 
 

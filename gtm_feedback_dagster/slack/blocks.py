@@ -238,7 +238,8 @@ def approval_decision_message(
     """The approval DM after the decision: its question (our own mrkdwn, taken from the queued
     message) plus the outcome, buttons gone."""
     body = question or escape_mrkdwn(fallback)
-    return f"{status_line} {fallback}"[:3000], [_section(body), _context(status_line)]
+    text = f"{status_line} {escape_mrkdwn(fallback)}"[:3000]
+    return text, [_section(body), _context(status_line)]
 
 
 def _button_link(url: str, label: str, action_id: str) -> dict[str, Any]:

@@ -391,7 +391,7 @@ class SlackClient:
 
 
 def build_slack_client(
-    settings: Settings, token: str | None = None, *, timeout: float = 30.0
+    settings: Settings, token: str | None = None, *, timeout: float = 30.0, max_retries: int = 2
 ) -> SlackClient | None:
     """The configured client, or None (outbox-only mode) when no bot token is set.
 
@@ -402,4 +402,6 @@ def build_slack_client(
     token = token if token is not None else (os.environ.get("SLACK_BOT_TOKEN") or "").strip()
     if not token:
         return None
-    return SlackClient(token, base_url=settings.slack_base_url, timeout=timeout)
+    return SlackClient(
+        token, base_url=settings.slack_base_url, timeout=timeout, max_retries=max_retries
+    )

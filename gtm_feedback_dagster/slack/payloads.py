@@ -96,6 +96,7 @@ def approval_action(
     message_ts: str | None = None,
     response_url: str | None = None,
     actor: str | None = None,
+    action_ts: str | None = None,
 ) -> dict[str, Any]:
     """The stored shape of an Approve / Not a match click (source "slack") or of
     `gtm-feedback approvals approve|reject` (source "cli")."""
@@ -115,6 +116,7 @@ def approval_action(
         "message_ts": message_ts,
         "response_url": response_url,
         "actor": actor,
+        "action_ts": action_ts,
     }
 
 
@@ -150,6 +152,7 @@ def block_action(payload: dict[str, Any]) -> dict[str, Any] | None:
             container.get("message_ts") or message.get("ts"), MESSAGE_TS, "message ts", False
         ),
         response_url=response_url if allowed_response_url(response_url) else None,
+        action_ts=_id(action.get("action_ts"), MESSAGE_TS, "action_ts", required=False),
     )
 
 

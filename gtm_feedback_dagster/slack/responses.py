@@ -60,7 +60,11 @@ from gtm_feedback_dagster.slack.outbox import (
     enqueue,
     ids_for_keys,
 )
-from gtm_feedback_dagster.slack.summarize import MAX_SUMMARY_CHARS, extractive_summary
+from gtm_feedback_dagster.slack.summarize import (
+    MAX_SUMMARY_CHARS,
+    clean_slack_text,
+    extractive_summary,
+)
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import (
@@ -713,7 +717,8 @@ def _reaction(env: ResolveEnv, inbox_id: int, payload: dict[str, Any]) -> str:
     ]
     pain, method = None, "extractive"
     if env.llm is not None:
-        pain = summarize_thread(env.llm, texts)
+        # Cleaned first: Slack markup (user ids, links, emoji codes) is noise to the model.
+        pain = summarize_thread(env.llm, [clean_slack_text(t) for t in texts])
         method = "llm" if pain else method
     if not pain:
         pain = extractive_summary(texts, MAX_SUMMARY_CHARS)

@@ -86,7 +86,10 @@ class SlackEndpoints:
     @property
     def client(self) -> SlackClient | None:
         if not self._client_built:
-            self._client = build_slack_client(self.settings, timeout=VIEWS_OPEN_TIMEOUT_SECONDS)
+            # No retries: a trigger id is dead after 3 s, a retry would only delay the answer.
+            self._client = build_slack_client(
+                self.settings, timeout=VIEWS_OPEN_TIMEOUT_SECONDS, max_retries=0
+            )
             self._client_built = True
         return self._client
 
@@ -147,7 +150,12 @@ class SlackEndpoints:
                 action = payloads.block_action(payload)
                 if action is None:
                     return Response(status_code=200)
-                key = f"action:{action['approval_id']}:{action['decision']}:{action['user_id']}"
+                # A redelivered click (same action_ts) is dropped; a new click after a failure
+                # is a new row (processing is idempotent: a late one is told it was handled).
+                key = (
+                    f"action:{action['approval_id']}:{action['decision']}:{action['user_id']}:"
+                    f"{action['action_ts'] or ''}"
+                )
                 await self._store("interaction", key, action)
                 return Response(status_code=200)
             if kind == "shortcut":

@@ -161,22 +161,28 @@ def load_area_relations(session: Session, area_id: int) -> dict[int, list[Stored
 
 def _upsert_relations(session: Session, values: list[dict[str, Any]]) -> None:
     """Insert rows; a row another partition wrote meanwhile (a request in two areas) is
-    overwritten instead of failing on the (request_id, related_id) unique key."""
+    overwritten instead of failing on the (request_id, related_id) unique key.
+
+    One compiled statement sent as executemany: compiling a many-row VALUES clause per chunk
+    cost 12 s for 45k rows, executemany 0.3 s.
+    """
     if not values:
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for start in range(0, len(values), _CHUNK // 5):
-        stmt = insert(RequestRelation).values(values[start : start + _CHUNK // 5])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["request_id", "related_id"],
-            set_={
-                "similarity": stmt.excluded.similarity,
-                "rank": stmt.excluded.rank,
-                "computed_at": stmt.excluded.computed_at,
-            },
-        )
-        session.execute(stmt)
+    table = RequestRelation.__table__
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["request_id", "related_id"],
+        set_={
+            "similarity": stmt.excluded.similarity,
+            "rank": stmt.excluded.rank,
+            "computed_at": stmt.excluded.computed_at,
+        },
+    )
+    connection = session.connection()
+    for start in range(0, len(values), _CHUNK):
+        connection.execute(stmt, values[start : start + _CHUNK])
 
 
 def replace_relations(
@@ -235,17 +241,6 @@ def set_related_requests(session: Session, best: Mapping[int, int | None]) -> in
     return changed
 
 
-def request_titles(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
-    """id -> (slug, title)."""
-    found: dict[int, tuple[str, str]] = {}
-    for chunk in _chunks(sorted(set(ids))):
-        for rid, slug, title in session.execute(
-            select(Request.id, Request.slug, Request.title).where(Request.id.in_(chunk))
-        ):
-            found[rid] = (slug, title)
-    return found
-
-
 # ---------------------------------------------------------------------------- area reports
 
 
@@ -253,16 +248,9 @@ def load_area_data(session: Session, area: ProductArea, min_edge_similarity: flo
     """The area's requests, their feedback, the accounts and opportunities behind it and the
     stored graph edges among them — five set-based queries."""
     requests = [
-        RequestRow(r.id, r.slug, r.title, r.status, r.created_at, r.shipped_at)
+        RequestRow(r.id, r.slug, r.title, r.status)
         for r in session.execute(
-            select(
-                Request.id,
-                Request.slug,
-                Request.title,
-                Request.status,
-                Request.created_at,
-                Request.shipped_at,
-            )
+            select(Request.id, Request.slug, Request.title, Request.status)
             .join(RequestArea, RequestArea.request_id == Request.id)
             .where(RequestArea.area_id == area.id, Request.status != "merged")
             .order_by(Request.id)
@@ -434,18 +422,18 @@ def load_digest_data(session: Session, start: datetime, end: datetime) -> Digest
             Request.created_at >= start, Request.created_at < end, Request.status != "merged"
         )
     ).all()
+    # A request shipped before shipped_at existed (imports) counts by its last update.
+    shipped_when = func.coalesce(Request.shipped_at, Request.updated_at)
     shipped_rows = session.execute(
         select(Request.id, Request.slug, Request.title, Request.status, Request.created_at).where(
-            Request.status == "shipped", Request.shipped_at >= start, Request.shipped_at < end
+            Request.status == "shipped", shipped_when >= start, shipped_when < end
         )
     ).all()
     followers = dict(
         session.execute(
             select(Follower.request_id, func.count(Follower.id))
             .join(Request, Request.id == Follower.request_id)
-            .where(
-                Request.status == "shipped", Request.shipped_at >= start, Request.shipped_at < end
-            )
+            .where(Request.status == "shipped", shipped_when >= start, shipped_when < end)
             .group_by(Follower.request_id)
         ).all()
     )
@@ -513,13 +501,6 @@ def load_digest_data(session: Session, start: datetime, end: datetime) -> Digest
     )
 
 
-def drop_relations_of_removed(session: Session) -> int:
-    """Rows whose request is merged (its neighbours no longer matter): removed everywhere."""
-    merged = select(Request.id).where(Request.status == "merged")
-    result = session.execute(delete(RequestRelation).where(RequestRelation.request_id.in_(merged)))
-    return int(result.rowcount or 0)
-
-
 @dataclass
 class GraphUpdate:
     """What one area's graph update did, and the area's graph after it."""
@@ -538,7 +519,6 @@ class GraphUpdate:
     edges: list[tuple[int, int, float]]  # the area's stored edges after the update
     duplicates: list[DuplicatePair]
     clusters: list[list[int]]
-    titles: dict[int, tuple[str, str]]
 
 
 def update_area_graph(
@@ -591,12 +571,11 @@ def update_area_graph(
         for e in stored.get(q, ())
     ] + [(e.request_id, e.related_id, e.similarity) for e in new_edges]
     best = best_related(edges, params.related_threshold)
-    related_changed = set_related_requests(session, {q: best.get(q) for q in queries})
+    # Like the reference's find-all-related, a request without a neighbour at or above the
+    # threshold keeps the link it has (an imported or hand-set one is not erased).
+    related_changed = set_related_requests(session, {q: best[q] for q in queries if q in best})
     duplicates = duplicate_pairs(edges, params.duplicate_threshold)
     found_clusters = clusters(edges, params.cluster_threshold)
-    titles = request_titles(
-        session, {p.a for p in duplicates} | {p.b for p in duplicates} | set(queries)
-    )
     merged = _merged_ids(session, drop)
     return GraphUpdate(
         area_slug=area.slug,
@@ -613,7 +592,6 @@ def update_area_graph(
         edges=edges,
         duplicates=duplicates,
         clusters=found_clusters,
-        titles=titles,
     )
 
 

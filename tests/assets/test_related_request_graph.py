@@ -95,11 +95,15 @@ def test_graph_rows_related_links_duplicates_and_check(app_env: str, instance) -
     url = app_env
     with session_scope(url) as session:
         world = seed_graph_world(session)
+    expected = expected_neighbours(world, world.alpha_ids)
+    # A hand-set (or imported) link on a request with no neighbour above the threshold stays.
+    lonely = next(q for q in world.alpha_ids if expected[q][0][1] < 0.5)
+    with session_scope(url) as session:
+        session.get(Request, lonely).related_request_id = world.beta_ids[-1]
     result = run_graph(instance, url)
 
     rows = stored_rows(url)
     assert set(rows) == set(world.alpha_ids)  # only the area's requests are queries
-    expected = expected_neighbours(world, world.alpha_ids)
     cross_area = 0
     for q in world.alpha_ids:
         assert [r for r, _, _ in rows[q]] == [r for r, _ in expected[q]]
@@ -117,7 +121,8 @@ def test_graph_rows_related_links_duplicates_and_check(app_env: str, instance) -
     assert related[a] == b and related[b] == a
     for q in world.alpha_ids:
         best_id, best_sim = expected[q][0]
-        assert related[q] == (best_id if best_sim >= 0.5 else None)
+        kept = world.beta_ids[-1] if q == lonely else None
+        assert related[q] == (best_id if best_sim >= 0.5 else kept)
     assert all(related[q] is None for q in world.beta_ids)  # beta not materialized yet
 
     meta = metadata(result)

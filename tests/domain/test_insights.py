@@ -16,12 +16,15 @@ from gtm_feedback_dagster.domain.insights import (
     OpportunityRow,
     RequestRow,
     build_report,
+    common_title_prefix,
     dealbreakers,
     distinctive_terms,
     execution_status,
     format_arr,
     is_open_stage,
     js_round,
+    theme_name,
+    themes,
 )
 from gtm_feedback_dagster.domain.report_render import (
     CHART_PLACEHOLDER,
@@ -186,18 +189,34 @@ def test_themes_from_graph_clusters_named_by_terms_or_namer() -> None:
     themes = report()["themes"]
     # Open-request clusters at 0.6: {1,2} and {3,4}; the 0.95 edge to shipped 5 is ignored.
     assert [t["requestIds"] for t in themes] == [[1, 2], [3, 4]]
-    assert themes[0]["name"] == "SAML / SSO / Admins"
+    assert themes[0]["name"] == "SSO / SAML / Admins"
     assert themes[0]["nameSource"] == "terms"
     assert themes[0]["entryCount"] == 7 and themes[0]["arr"] == (300 + 250 + 50 + 120 + 10) * K
-    assert themes[1]["name"] == "Dashboards / Export / Loading"
+    assert themes[1]["name"] == "Export / Dashboards / Loading"
     assert [e["slug"] for e in themes[0]["exampleRequests"]] == ["sso-saml", "saml-admins"]
 
     named = report(theme_namer=lambda titles: "Single Sign-On" if "SAML" in titles[0] else None)
     assert [(t["name"], t["nameSource"]) for t in named["themes"]] == [
         ("Single Sign-On", "llm"),
-        ("Dashboards / Export / Loading", "terms"),
+        ("Export / Dashboards / Loading", "terms"),
     ]
     assert distinctive_terms(["Bulk CSV import", "CSV import for users"], ["x"] * 3)[0] == "CSV"
+    assert (
+        theme_name(["SAML single sign-on", "SAML single sign-on - for banks"], ["x"])
+        == "SAML single sign-on"
+    )
+    assert common_title_prefix(["Audit log", "Audit logs"]) is None
+
+
+def test_themes_rank_equal_sizes_by_arr_and_name_only_the_shown() -> None:
+    requests = [RequestRow(i, f"r{i}", f"Title {i}") for i in range(1, 7)]
+    accounts = {1: AccountRow(1, "Small", 10.0), 2: AccountRow(2, "Big", 1000.0)}
+    feedback = {5: [FeedbackRow(1, 5, 2, "low")], 1: [FeedbackRow(2, 1, 1, "low")]}
+    edges = [(1, 2, 0.9), (3, 4, 0.9), (5, 6, 0.9)]
+    asked: list[list[str]] = []
+    found = themes(requests, edges, feedback, accounts, threshold=0.6, namer=asked.append, limit=2)
+    assert [t["requestIds"] for t in found] == [[5, 6], [1, 2]]
+    assert len(asked) == 2
 
 
 def test_sections_order_and_change_since_previous() -> None:

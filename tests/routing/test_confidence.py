@@ -48,7 +48,15 @@ def test_nonnegative_constraint_clamps_a_harmful_weight() -> None:
 
 def test_shipped_params_are_complete_and_documented() -> None:
     raw = json.loads(params_path().read_text())
-    for key in ("model_id", "features", "coefficients", "intercept", "fitted_at", "data", "metrics"):
+    for key in (
+        "model_id",
+        "features",
+        "coefficients",
+        "intercept",
+        "fitted_at",
+        "data",
+        "metrics",
+    ):
         assert key in raw, key
     assert raw["data"]["train_seed"] != raw["data"]["held_out_seed"]
     assert raw["metrics"]["held_out"]["tiers"]["attach"]["count"] > 0

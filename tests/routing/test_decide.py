@@ -64,8 +64,9 @@ def _candidates() -> list[ScoredCandidate]:
 
 @pytest.fixture
 def llm(openai_standin: OpenAIStandin) -> ChatLLM:
-    return ChatLLM(api_key="sk-test", model="gpt-4o-mini", base_url=openai_standin.base_url,
-                   max_retries=0)
+    return ChatLLM(
+        api_key="sk-test", model="gpt-4o-mini", base_url=openai_standin.base_url, max_retries=0
+    )
 
 
 def test_no_candidates_means_a_new_request() -> None:
@@ -87,8 +88,9 @@ def test_a_valid_llm_verdict_decides(openai_standin: OpenAIStandin, llm: ChatLLM
     openai_standin.queue_chat(
         {"request_id": 12, "confidence": 0.93, "reason": "Same ask: emailed reports."}
     )
-    decision = decide("email them the report every monday", _candidates(), CalibratedScorer(),
-                      Thresholds(), llm)
+    decision = decide(
+        "email them the report every monday", _candidates(), CalibratedScorer(), Thresholds(), llm
+    )
     assert (decision.tier, decision.request_id, decision.method) == ("attach", 12, "llm")
     assert decision.confidence == 0.93
     assert decision.reason == "Same ask: emailed reports."
@@ -117,15 +119,20 @@ def test_llm_saying_no_match_creates_a_new_request(
         "this is not json",
         {"request_id": 11, "confidence": 1.7, "reason": "sure"},
         {"request_id": "11", "confidence": 0.95},
-        {"confidence": 0.95},
+        {"request_id": 11, "confidence": "high"},
     ],
 )
 def test_an_invalid_llm_answer_falls_back_to_calibrated(
     openai_standin: OpenAIStandin, llm: ChatLLM, answer: object
 ) -> None:
     openai_standin.queue_chat(answer if isinstance(answer, str) else dict(answer))  # type: ignore[arg-type]
-    decision = decide("They need to export dashboards to PDF", _candidates(), CalibratedScorer(),
-                      Thresholds(), llm)
+    decision = decide(
+        "They need to export dashboards to PDF",
+        _candidates(),
+        CalibratedScorer(),
+        Thresholds(),
+        llm,
+    )
     assert decision.method == "calibrated"
     assert decision.details.get("note") == "llm answer unusable; calibrated"
     assert decision.request_id == 11

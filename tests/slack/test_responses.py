@@ -479,3 +479,40 @@ def test_shipped_with_an_unknown_request(sqlite_url: str, slack: SlackStandin) -
     assert resolve_inbox(env, [row]).outcomes == {row: "shipped_unknown_request"}
     deliver_outbox(sqlite_url, env.client)
     assert slack.hook_calls("1.2.3")[0]["text"].startswith("Invalid feedback URL")
+
+
+def test_reaction_summary_comes_from_the_llm_when_configured(
+    sqlite_url: str, slack: SlackStandin, openai_standin: Any
+) -> None:
+    from gtm_feedback_dagster.ai.llm import ChatLLM
+
+    world = seed_world(sqlite_url, with_approval=False)
+    thread(slack)
+    slack.add_thread(
+        "C0SALES01",
+        [
+            {
+                "ts": "1700000009.000100",
+                "user": BOB_SLACK,
+                "text": "Okta SCIM provisioning fails for Umbrella, they cannot onboard users.",
+            }
+        ],
+    )
+    summary = "Large customers need bulk PDF export of invoices; the export times out."
+    openai_standin.chat_replies.append({"summary": summary})
+    openai_standin.chat_replies.append("this is not JSON")  # a bad answer: extractive fallback
+    env = env_for(world, slack)
+    env.llm = ChatLLM(
+        api_key="sk-test", model="gpt-4o-mini", base_url=openai_standin.base_url, max_retries=0
+    )
+    first = store(sqlite_url, "event", "e1", reaction())
+    second = store(sqlite_url, "event", "e2", reaction(ts="1700000009.000100", event_id="Ev9"))
+    assert set(resolve_inbox(env, [first, second]).outcomes.values()) == {"reaction_captured"}
+    with session_scope(sqlite_url) as session:
+        by_thread = {f.external_id: f for f in session.scalars(select(Feedback))}
+    llm_entry = by_thread["C0SALES01:1700000000.000100"]
+    assert (llm_entry.customer_pain, llm_entry.meta["summary_method"]) == (summary, "llm")
+    fallback = by_thread["C0SALES01:1700000009.000100"]
+    assert fallback.meta["summary_method"] == "extractive" and "SCIM" in fallback.customer_pain
+    prompt = str(openai_standin.requests_to("/v1/chat/completions")[0].json)
+    assert "PDF" in prompt and "<@U0ANA00001>" not in prompt

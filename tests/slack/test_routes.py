@@ -213,7 +213,10 @@ def test_approval_click_is_stored_and_double_clicks_dropped(sqlite_url: str) -> 
     assert post_form(client, "/slack/interactions", body).status_code == 200
     assert post_form(client, "/slack/interactions", body).status_code == 200
     (row,) = inbox_rows(sqlite_url)
-    assert row.kind == "interaction" and row.dedupe_key == f"action:7:approve:{ANA_SLACK}"
+    assert (
+        row.kind == "interaction"
+        and row.dedupe_key == f"action:7:approve:{ANA_SLACK}:1790000001.000200"
+    )
     assert row.payload["approval_id"] == 7 and row.payload["decision"] == "approve"
     assert row.payload["channel_id"] == "D0ANA00001" and row.payload["source"] == "slack"
     assert row.payload["response_url"] == "https://hooks.slack.com/actions/T/1/x"
