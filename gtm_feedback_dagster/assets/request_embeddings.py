@@ -32,6 +32,8 @@ from gtm_feedback_dagster.vectors.base import VectorIndexError
 # keeps the chunks already done.
 EMBED_CHUNK = 256
 
+CHECK_NAME = "open_requests_have_current_vectors"
+
 TRANSIENT_RETRY = dg.RetryPolicy(
     max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -72,6 +74,17 @@ def _permanent(exc: Exception) -> bool:
         "embedded_text": "title + '\\n\\n' + description",
         "dimension": 384,
     },
+    check_specs=[
+        dg.AssetCheckSpec(
+            CHECK_NAME,
+            asset="request_embeddings",
+            description=(
+                "After the sync, every open request of the area has a vector made by the "
+                "configured model from its current title and description (fails when a request "
+                "changed while the area was being embedded, or an embedding went missing)."
+            ),
+        )
+    ],
 )
 def request_embeddings(
     context: dg.AssetExecutionContext,
@@ -129,7 +142,20 @@ def request_embeddings(
     context.log.info(
         f"area {area}: embedded {embedded}, unchanged {len(plan.unchanged)}, removed {removed}"
     )
+    with store.session() as session:
+        stale = stale_open_requests(session, model.model_id, area_slug=area)
+    check = dg.AssetCheckResult(
+        check_name=CHECK_NAME,
+        passed=not stale,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "stale_or_missing": len(stale),
+            "request_ids": dg.MetadataValue.json(stale[:100]),
+            "model": model.model_id,
+        },
+    )
     return dg.MaterializeResult(
+        check_results=[check],
         metadata={
             "embedded": embedded,
             "unchanged": len(plan.unchanged),
@@ -142,31 +168,5 @@ def request_embeddings(
             "embed_seconds": round(embed_seconds, 4),
             "total_seconds": round(time.perf_counter() - started, 4),
             "dagster/partition_row_count": embedded + len(plan.unchanged),
-        }
-    )
-
-
-@dg.asset_check(
-    asset=request_embeddings,
-    partitions_def=product_area_partitions,
-    description=(
-        "Every open request of the area has a vector made by the configured model from its "
-        "current title and description."
-    ),
-)
-def open_requests_have_current_vectors(
-    context: dg.AssetCheckExecutionContext, store: StoreResource, embedder: EmbedderResource
-) -> dg.AssetCheckResult:
-    area = context.partition_key
-    model_id = embedder.get().model_id
-    with store.session() as session:
-        stale = stale_open_requests(session, model_id, area_slug=area)
-    return dg.AssetCheckResult(
-        passed=not stale,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "stale_or_missing": len(stale),
-            "request_ids": dg.MetadataValue.json(stale[:100]),
-            "model": model_id,
         },
     )

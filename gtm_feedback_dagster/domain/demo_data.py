@@ -545,7 +545,7 @@ class FeedbackWriter:
     TERSE_SHARE = 0.14  # one-liners
     LONG_SHARE = 0.30  # 3-6 sentences with opener, context, severity
     P_ASK: ClassVar[dict[str, float]] = {"terse": 0.8, "normal": 0.85, "long": 0.92}
-    P_OPENER: ClassVar[dict[str, float]] = {"normal": 0.45, "long": 0.7}
+    P_OPENER: ClassVar[dict[str, float]] = {"normal": 0.35, "long": 0.55}
     P_CONTEXT: ClassVar[dict[str, float]] = {"normal": 0.35, "long": 0.6, "long_second": 0.15}
 
     def __init__(self, rng: random.Random) -> None:

@@ -115,21 +115,22 @@ def subsample_catalogue(
     drop_truth: float = 0.0,
     top_k: int = 50,
 ) -> tuple[LabelledSet, Retrieval]:
-    """The same entries against a random part of the requests, as in a young deployment: margins
-    over few competitors are larger by chance, and an entry whose request is left out (always
-    when it is not drawn, plus `drop_truth` of the time) becomes a "no request" example with
+    """The same entries against a random part of the requests, as in a young deployment where
+    a margin over few competitors is large by chance. An entry's own request stays in with
+    probability 1 - `drop_truth` whatever the fraction (so catalogue size does not change how
+    often a request exists); when it is left out the entry becomes a "no request" example with
     realistic near misses."""
     n_entries, n_requests = found.sims.shape
     keep = rng.random((n_entries, n_requests)) < fraction
     truth = data.truth.copy()
     for i in range(n_entries):
         t = truth[i]
-        if t >= 0 and rng.random() < drop_truth:
-            keep[i, t] = False
+        if t >= 0:
+            keep[i, t] = rng.random() >= drop_truth
+            if not keep[i, t]:
+                truth[i] = -1
         if not keep[i].any():
             keep[i, rng.integers(n_requests)] = True
-        if t >= 0 and not keep[i, t]:
-            truth[i] = -1
     masked = np.where(keep, found.sims, -np.inf)
     k = min(top_k, n_requests)
     ids = np.argsort(-masked, axis=1, kind="stable")[:, :k]

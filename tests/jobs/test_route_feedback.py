@@ -4,6 +4,7 @@ database and instance), with retries, permanent failures, the LLM path and the r
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import dagster as dg
@@ -22,7 +23,7 @@ from tests.standins.openai_standin import OpenAIStandin
 from tests.standins.upstash_standin import UpstashStandin
 
 PDF_TEXT = "They need to export their dashboards to PDF so they can share them in board meetings."
-NEW_TEXT = "Field sales reps want a mobile app that keeps working offline when there is no signal."
+NEW_TEXT = "Sales reps want a mobile app that keeps working offline on planes."
 
 
 def _resources(url: str, **overrides: Any) -> dict[str, Any]:
@@ -146,9 +147,11 @@ def test_llm_judges_and_drafts(
 
     def model(body: dict) -> dict:
         system = body["messages"][0]["content"]
-        user = body["messages"][1]["content"]
+        data = json.loads(
+            body["messages"][1]["content"].removeprefix("<data>").removesuffix("</data>")
+        )
         if system.startswith("You match"):
-            if "PDF" in user and "board" in user:
+            if "PDF" in data["pain"]:
                 return {"request_id": pdf, "confidence": 0.96, "reason": "Same PDF export."}
             return {"request_id": None, "confidence": 0.1, "reason": "Nothing similar."}
         return {

@@ -28,8 +28,8 @@ ATTACH_TEXT = (
     "They need to export their dashboards to PDF so they can share them in board meetings."
 )
 ASK_TEXT = "Their security team wants to block logins that come from outside the office network."
-NEW_TEXT = "Field sales reps want a mobile app that keeps working offline when there is no signal."
-FOLLOW_UP_TEXT = "Our field reps need the mobile app to keep working offline when they lose signal."
+NEW_TEXT = "Sales reps want a mobile app that keeps working offline on planes."
+FOLLOW_UP_TEXT = "Reps need the mobile app to keep working offline on planes too."
 
 
 def _top_confidence(env: RoutingEnv, text: str) -> tuple[str, float]:
@@ -94,7 +94,7 @@ def test_all_three_tiers_happen(routed) -> None:  # type: ignore[no-untyped-def]
         assert new_request is not None and new_request.created_by_routing
         assert new_request.creator_id == seeded.bob
         assert 10 <= len(new_request.title) <= 200
-        assert new_request.title.startswith("Field sales reps want a mobile app")
+        assert new_request.title.startswith("Sales reps want a mobile app")
         assert [a.slug for a in new_request.areas]  # an area was chosen
         # Its vector is stored with the request.
         assert s.get(RequestVector, new_request.id) is not None
