@@ -26,12 +26,17 @@ def _module_objects(package: ModuleType) -> list[Any]:
     return found
 
 
-def _collect(package: ModuleType, kinds: tuple[type, ...]) -> list[Any]:
+def _collect(
+    package: ModuleType, kinds: tuple[type, ...], exclude: tuple[type, ...] = ()
+) -> list[Any]:
+    def wanted(obj: Any) -> bool:
+        return isinstance(obj, kinds) and not isinstance(obj, exclude)
+
     seen: dict[int, Any] = {}
     for obj in _module_objects(package):
-        if isinstance(obj, kinds):
+        if wanted(obj):
             seen.setdefault(id(obj), obj)
-        elif isinstance(obj, list) and obj and all(isinstance(o, kinds) for o in obj):
+        elif isinstance(obj, list) and obj and all(wanted(o) for o in obj):
             for o in obj:
                 seen.setdefault(id(o), o)
     return list(seen.values())
@@ -39,7 +44,10 @@ def _collect(package: ModuleType, kinds: tuple[type, ...]) -> list[Any]:
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=_collect(assets, (dg.AssetsDefinition, dg.AssetSpec)),
+        # An AssetChecksDefinition is also an AssetsDefinition: keep checks out of `assets`.
+        assets=_collect(
+            assets, (dg.AssetsDefinition, dg.AssetSpec), exclude=(dg.AssetChecksDefinition,)
+        ),
         asset_checks=_collect(assets, (dg.AssetChecksDefinition,)),
         jobs=_collect(jobs, (dg.JobDefinition, UnresolvedAssetJobDefinition)),
         sensors=_collect(sensors, (dg.SensorDefinition,)),

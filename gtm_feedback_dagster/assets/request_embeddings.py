@@ -3,8 +3,9 @@
 Incremental: a request is embedded only when it has no vector yet, its text changed (content hash)
 or the embedding model changed; vectors of merged (or no longer searchable) requests are removed
 from the table and the serving index. The `request_vectors` table is the source of truth; the
-serving index (faiss in-process, or Upstash Vector) is updated in the same step, before the table
-commits, so a failed index call leaves the table saying "not embedded" and the next run retries.
+remote serving index (Upstash Vector) is updated in the same step, before the table commits, so a
+failed index call leaves the table saying "not embedded" and the next run retries; the local faiss
+index needs nothing, as every process builds it from the table.
 """
 
 import time
@@ -103,7 +104,10 @@ def request_embeddings(
                 f"product area {area!r} does not exist in the app database", allow_retries=False
             )
         plan = plan_sync(session, model.model_id, area_slug=area, full=config.full_resync)
-        index = vector_index.open(session, model.model_id, model.dim)
+        # The local index is rebuilt from the table by every process that searches, so only a
+        # remote index needs to be told about changes here.
+        remote = vector_index.provider != "local"
+        index = vector_index.open(session, model.model_id, model.dim) if remote else None
 
     embedded = 0
     embed_seconds = 0.0
@@ -117,18 +121,19 @@ def request_embeddings(
                 upsert_vectors(
                     session, model.model_id, [(r.id, r.content_hash) for r in chunk], vectors
                 )
-                index.upsert([r.id for r in chunk], vectors, [r.index_metadata() for r in chunk])
+                if index is not None:
+                    index.upsert(
+                        [r.id for r in chunk], vectors, [r.index_metadata() for r in chunk]
+                    )
             embedded += len(chunk)
         swept: list[int] = []
-        remote = vector_index.provider != "local"
         with store.session() as session:
             removed = delete_vectors(session, plan.to_remove)
-            # The local index is rebuilt from the table in every process. A remote one keeps
-            # what it was given: delete every non-searchable request of the area there (a merge
-            # may already have dropped the table row), cheap and idempotent.
-            if remote and plan.not_searchable:
+            # A remote index keeps what it was given: delete every non-searchable request of
+            # the area there (a merge may already have dropped the table row); idempotent.
+            if index is not None and plan.not_searchable:
                 index.delete(plan.not_searchable)
-            if remote and config.full_resync:
+            if index is not None and config.full_resync:
                 # Deleted requests took their table rows with them; their ids are the gaps.
                 # Only in the weekly run: an id still being committed must not look deleted.
                 swept = deleted_request_ids(session)

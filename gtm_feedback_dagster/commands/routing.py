@@ -84,7 +84,11 @@ def search(text: str, area: str | None, limit: int, as_json: bool) -> None:
 def route(batch_size: int | None) -> None:
     """Route every pending feedback entry now (runs route_feedback_job in this process)."""
     from gtm_feedback_dagster.instance import local_instance
-    from gtm_feedback_dagster.jobs.route_feedback import route_feedback_job, route_run_config
+    from gtm_feedback_dagster.jobs.route_feedback import (
+        ROUTE_OP_NAME,
+        route_feedback_job,
+        route_run_config,
+    )
     from gtm_feedback_dagster.resources import build_resources
     from gtm_feedback_dagster.store.db import session_scope
     from gtm_feedback_dagster.store.schema import Feedback
@@ -123,7 +127,7 @@ def route(batch_size: int | None) -> None:
             raise click.ClickException(
                 f"run {result.run_id} failed; entries stay pending: {detail}"
             )
-        for tier, n in result.output_for_node("route_feedback_batch")["counts"].items():
+        for tier, n in result.output_for_node(ROUTE_OP_NAME)["counts"].items():
             totals[tier] = totals.get(tier, 0) + n
     if runs == 0:
         click.echo("no pending feedback")

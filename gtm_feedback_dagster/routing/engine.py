@@ -41,6 +41,7 @@ from gtm_feedback_dagster.routing.apply import (
 from gtm_feedback_dagster.routing.candidates import (
     ROUTING_TOP_K,
     RequestInfo,
+    ScoredCandidate,
     hits_against,
     load_request_infos,
     merge_hits,
@@ -277,7 +278,7 @@ def _apply(
     env: RoutingEnv,
     entry: EntrySnapshot,
     decision: Decision,
-    candidates: Sequence[Any],
+    candidates: Sequence[ScoredCandidate],
     infos: dict[int, RequestInfo],
     areas: list[tuple[str, str, str]],
 ) -> tuple[Applied, np.ndarray | None]:

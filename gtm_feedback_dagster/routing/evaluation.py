@@ -199,12 +199,16 @@ def concat_tables(tables: Sequence[FeatureTable]) -> FeatureTable:
 class TierStats:
     count: int = 0
     correct: int = 0
+    # Recall: of the entries this tier is right for (attach/ask: entries that have a request;
+    # new: entries that have none), the share it handled correctly.
+    eligible: int = 0
 
     def as_dict(self, total: int) -> dict[str, Any]:
         return {
             "count": self.count,
             "share": round(self.count / total, 4) if total else 0.0,
             "precision": round(self.correct / self.count, 4) if self.count else None,
+            "recall": round(self.correct / self.eligible, 4) if self.eligible else None,
         }
 
 
@@ -275,6 +279,8 @@ def evaluate(
         else:
             nomatch_new += int(tier == "new")
     matched = max(1, result.matched_entries)
+    result.tiers["attach"].eligible = result.tiers["ask"].eligible = result.matched_entries
+    result.tiers["new"].eligible = n - result.matched_entries
     result.top1, result.top3, result.top1_raw = top1 / matched, top3 / matched, top1_raw / matched
     result.attach_recall = attached_right / matched
     result.match_recall = matched_right / matched
@@ -285,7 +291,7 @@ def evaluate(
 def format_table(evaluation: Evaluation, title: str = "") -> str:
     """The per-tier table (count, share, precision) plus the search and recall lines."""
     lines = [title] if title else []
-    lines.append(f"{'tier':<22}{'count':>7}{'share':>8}{'precision':>11}")
+    lines.append(f"{'tier':<22}{'count':>7}{'share':>8}{'precision':>11}{'recall':>9}")
     names = {
         "attach": "attach  (>= auto)",
         "ask": "ask     (ask..auto)",
@@ -294,7 +300,8 @@ def format_table(evaluation: Evaluation, title: str = "") -> str:
     for key, label in names.items():
         d = evaluation.tiers[key].as_dict(evaluation.entries)
         precision = "-" if d["precision"] is None else f"{d['precision']:.1%}"
-        lines.append(f"{label:<22}{d['count']:>7}{d['share']:>8.1%}{precision:>11}")
+        recall = "-" if d["recall"] is None else f"{d['recall']:.1%}"
+        lines.append(f"{label:<22}{d['count']:>7}{d['share']:>8.1%}{precision:>11}{recall:>9}")
     lines.append(
         f"entries {evaluation.entries} ({evaluation.matched_entries} with a request); "
         f"search top-1 {evaluation.top1:.1%} (cosine only {evaluation.top1_raw:.1%}), "

@@ -240,3 +240,19 @@ def test_resources_are_bound_from_settings(provider: str, monkeypatch: pytest.Mo
         assert bound["vector_index"].provider == "upstash"
     else:
         assert bound["embedder"].provider == "local" and bound["llm"].get() is None
+
+
+def test_routing_parts_are_in_the_code_location() -> None:
+    from gtm_feedback_dagster.definitions import defs
+
+    job = defs.resolve_job_def("route_feedback_job")
+    assert job.executor_def is dg.in_process_executor
+    assert defs.resolve_sensor_def("new_feedback_sensor").job_name == "route_feedback_job"
+    schedule = defs.resolve_schedule_def("embedding_resync_schedule")
+    assert schedule.job_name == "request_embeddings_job"
+    spec = next(
+        s for s in defs.resolve_all_asset_specs() if s.key.to_user_string() == "request_embeddings"
+    )
+    assert spec.partitions_def is not None and spec.owners == ["team:gtm-feedback"]
+    checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
+    assert "open_requests_have_current_vectors" in checks
