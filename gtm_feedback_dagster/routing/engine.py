@@ -189,6 +189,9 @@ def route_batch(
     count_attempt: bool = True,
     max_attempts: int = MAX_ROUTE_ATTEMPTS,
 ) -> BatchReport:
+    """Route the still-pending entries among `entry_ids` (others are ignored, so a rerun does
+    only what is left). `count_attempt` counts this call as one more routing run of each entry;
+    an entry loaded more than `max_attempts` times is marked failed instead."""
     report = BatchReport(requested=len(set(entry_ids)))
     started = time.perf_counter()
     tokens_before = env.embedder.usage.prompt_tokens
