@@ -220,6 +220,27 @@ def offline_env(home: Path, **extra: str | None) -> Iterator[None]:
         yield
 
 
+# ---------------------------------------------------------------------------- dagster
+
+
+def partitioned_asset_job(name: str, assets: Sequence[Any], resources: dict[str, Any]) -> Any:
+    """A one-asset job over the `product_area` partitions, built once and executed per
+    partition — as a code location does — instead of `dg.materialize`, which rebuilds its job on
+    every call (a test helper's cost, not production's)."""
+    import dagster as dg
+
+    from gtm_feedback_dagster.partitions import product_area_partitions
+
+    job = dg.define_asset_job(
+        name,
+        selection=dg.AssetSelection.assets(*assets),
+        partitions_def=product_area_partitions,
+        executor_def=dg.in_process_executor,
+    )
+    defs = dg.Definitions(assets=list(assets), jobs=[job], resources=resources)
+    return defs.resolve_job_def(name)
+
+
 # ---------------------------------------------------------------------------- data
 
 

@@ -24,6 +24,7 @@ from bench.common import (
     BenchConfig,
     median,
     offline_env,
+    partitioned_asset_job,
     release,
     summary,
     timed,
@@ -55,14 +56,17 @@ def _slugs(url: str) -> list[str]:
 
 def asset_pass(url: str, instance: dg.DagsterInstance) -> dict[str, float]:
     """Seconds per area of one materialization of every partition."""
+    job = partitioned_asset_job(
+        "bench_area_insight_report",
+        [area_insight_report],
+        {"store": StoreResource(database_url=url)},
+    )
     per_area: dict[str, float] = {}
     for slug in _slugs(url):
         seconds, result = timed(
-            lambda slug=slug: dg.materialize(
-                [area_insight_report],
+            lambda slug=slug: job.execute_in_process(
                 partition_key=slug,
                 instance=instance,
-                resources={"store": StoreResource(database_url=url)},
                 run_config={
                     "ops": {"area_insight_report": {"config": {"day": REPORT_DAY}}},
                     **QUIET_LOGS,

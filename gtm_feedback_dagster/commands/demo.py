@@ -35,6 +35,7 @@ def _materialize_assets(settings: Settings) -> dict[str, int]:
     """Every asset for every product-area partition, then the unpartitioned ones."""
     import dagster as dg
 
+    from gtm_feedback_dagster.commands.routing import QUIET_CONSOLE
     from gtm_feedback_dagster.definitions import defs
     from gtm_feedback_dagster.instance import local_instance
     from gtm_feedback_dagster.partitions import product_area_partitions
@@ -62,6 +63,7 @@ def _materialize_assets(settings: Settings) -> dict[str, int]:
                 instance=instance,
                 resources=resources,
                 tags={"gtm/source": "demo"},
+                run_config=QUIET_CONSOLE,
             )
             done["area runs"] += int(result.success)
     if unpartitioned:
@@ -71,6 +73,7 @@ def _materialize_assets(settings: Settings) -> dict[str, int]:
             instance=instance,
             resources=resources,
             tags={"gtm/source": "demo"},
+            run_config=QUIET_CONSOLE,
         )
         done["unpartitioned runs"] += int(result.success)
     return dict(done)

@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from gtm_feedback_dagster.config import Settings, load_settings
 
+QUIET_CONSOLE: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
 
 def _search(
     settings: Settings, text: str, area: str | None, limit: int
@@ -114,7 +116,8 @@ def route(batch_size: int | None) -> None:
             break
         after = batch[-1]  # each entry is tried once per invocation, even if it stays pending
         result = route_feedback_job.execute_in_process(
-            run_config=route_run_config(batch),
+            # The run's events are in the Dagster UI; keep the terminal to the summary line.
+            run_config={**route_run_config(batch), **QUIET_CONSOLE},
             instance=instance,
             resources=resources,
             tags={"gtm/route_pass": "cli"},

@@ -120,6 +120,53 @@ def feature_rows(
     return out
 
 
+# Features of one entry given its scored candidates, for P(the entry has a true request among
+# the existing ones at all). The candidate model answers "is the top candidate the one?"; this
+# one answers "is any of them?" — an entry torn between two siblings of the same need is
+# uncertain about the first question but not about the second. Order = coefficient order.
+MATCH_FEATURES: tuple[str, ...] = (
+    "best_similarity",  # cosine of the nearest candidate
+    "second_similarity",  # cosine of the second nearest (a close pack means a covered topic)
+    "top5_mean_similarity",  # how crowded the neighbourhood is
+    "best_logit_p_top",  # logit of the best candidate-level confidence
+    "p_top_mass",  # candidate-level confidences summed over the scored candidates
+    "best_title_overlap",  # best title word overlap among the scored candidates
+    "best_text_overlap",  # best text word overlap among the scored candidates
+    "log_entry_words",
+    "log_candidates",
+)
+P_TOP_MASS_CAP = 3.0
+_LOGIT_EPS = 1e-6
+
+
+def match_feature_row(
+    rows: np.ndarray, probabilities: np.ndarray, scores: Sequence[float]
+) -> np.ndarray:
+    """Entry-level features (len(MATCH_FEATURES),) from the candidate feature `rows` (FEATURES
+    order, nearest first), their candidate-level `probabilities` and every candidate cosine
+    `scores` (best first). An entry without candidates has an all-zero row."""
+    out = np.zeros(len(MATCH_FEATURES), dtype=np.float64)
+    sims = np.asarray(scores, dtype=np.float64)
+    if len(sims) == 0 or len(rows) == 0:
+        return out
+    probs = np.asarray(probabilities, dtype=np.float64)
+    best_p = float(np.clip(probs.max(), _LOGIT_EPS, 1 - _LOGIT_EPS))
+    title = FEATURES.index("title_overlap")
+    text = FEATURES.index("text_overlap")
+    out[:] = (
+        sims[0],
+        sims[1] if len(sims) > 1 else 0.0,
+        float(sims[:5].mean()),
+        math.log(best_p / (1 - best_p)),
+        min(float(probs.sum()), P_TOP_MASS_CAP),
+        float(rows[:, title].max()),
+        float(rows[:, text].max()),
+        float(rows[0, FEATURES.index("log_entry_words")]),
+        float(rows[0, FEATURES.index("log_candidates")]),
+    )
+    return out
+
+
 # --------------------------------------------------------------------------- logistic regression
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from gtm_feedback_dagster.jobs.deliver_outbox import deliver_outbox_op
 from gtm_feedback_dagster.resources.ai import EmbedderResource, LLMResource, VectorIndexResource
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer
@@ -118,4 +119,6 @@ def route_feedback_batch(
     tags={"dagster/max_retries": 1, "dagster/retry_on_asset_or_op_failure": False},
 )
 def route_feedback_job() -> None:
-    route_feedback_batch()
+    # Messages were queued in the same transactions as the routing decisions; deliver them now
+    # (the outbox sensor retries whatever this op could not send).
+    deliver_outbox_op(start_after=route_feedback_batch())

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from gtm_feedback_dagster.ai.embedders import LocalEmbedder
 from gtm_feedback_dagster.jobs.route_feedback import route_feedback_job, route_run_config
 from gtm_feedback_dagster.resources.ai import EmbedderResource, LLMResource, VectorIndexResource
+from gtm_feedback_dagster.resources.slack import SlackResource
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.sensors.new_feedback import FeedbackCursor, new_feedback_sensor
 from gtm_feedback_dagster.store.db import session_scope
@@ -32,6 +33,7 @@ def _resources(url: str, **overrides: Any) -> dict[str, Any]:
         "embedder": EmbedderResource(),
         "vector_index": VectorIndexResource(),
         "llm": LLMResource(),
+        "slack": SlackResource(),  # outbox-only: no token
         **overrides,
     }
 
@@ -46,7 +48,11 @@ def _run(instance: dg.DagsterInstance, ids: list[int], resources: dict[str, Any]
 
 
 def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
-    (event,) = [e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"]
+    (event,) = [
+        e
+        for e in result.all_node_events
+        if e.event_type_value == "STEP_OUTPUT" and e.node_name == "route_feedback_batch"
+    ]
     return {k: v.value for k, v in event.event_specific_data.metadata.items()}  # type: ignore[union-attr]
 
 

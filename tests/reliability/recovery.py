@@ -63,21 +63,22 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> int:
 
 def advance_clock(url: str, step: timedelta = CLOCK_STEP) -> None:
     """Lets `step` of time pass for every lease and backoff the app waits on."""
+    # Row by row in Python: timestamp arithmetic in SQL differs between SQLite and PostgreSQL.
     with session_scope(url) as session:
-        for column in (OutboxMessage.next_attempt_at, OutboxMessage.created_at):
-            session.execute(
-                update(OutboxMessage)
-                .where(column.is_not(None))
-                .values({column: column - step})
-                .execution_options(synchronize_session=False)
-            )
-        for column in (SlackInbox.next_attempt_at, SlackInbox.received_at):
-            session.execute(
-                update(SlackInbox)
-                .where(column.is_not(None))
-                .values({column: column - step})
-                .execution_options(synchronize_session=False)
-            )
+        for model, columns in (
+            (OutboxMessage, ("next_attempt_at", "created_at")),
+            (SlackInbox, ("next_attempt_at", "received_at")),
+        ):
+            rows = session.execute(select(model.id, *(getattr(model, c) for c in columns))).all()
+            for row_id, *values in rows:
+                moved = {c: v - step for c, v in zip(columns, values, strict=True) if v}
+                if moved:
+                    session.execute(
+                        update(model)
+                        .where(model.id == row_id)
+                        .values(moved)
+                        .execution_options(synchronize_session=False)
+                    )
 
 
 def pending_work(url: str) -> dict[str, int]:

@@ -94,6 +94,7 @@ def open_stack(
     children), a Dagster instance on disk unless one is given."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster_home").mkdir(exist_ok=True)
+    (home / "dagster").mkdir(exist_ok=True)
     with contextlib.ExitStack() as stack:
         slack = stack.enter_context(LedgerSlackStandin())
         openai = stack.enter_context(OpenAIStandin())
