@@ -1,11 +1,15 @@
-"""Fit the calibrated match confidence and write `domain/calibration_params.json`.
+"""Fit the two calibrated routing models and write `domain/calibration_params.json`.
 
     python -m bench.fit_calibration [--train-seed 7] [--test-seed 11] [--scale 1] [--dry-run]
 
 Reproducible: the demo generator is deterministic per seed and knows each entry's true request
 (or that it has none). The local model embeds every request and entry of both seeds; the
-logistic model is fitted on the training seed's nearest candidates and evaluated on the held-out
-seed, whose table is printed (per tier: count, share, precision) and stored with the parameters.
+candidate model (p_top = P(the top candidate is the entry's request)) is fitted on the training
+seed's nearest candidates, then the entry-level match model (p_match = P(the entry has a request
+among the existing ones)) on per-entry summaries of the same candidates and the candidate model's
+probabilities. Both are evaluated on the held-out seed, whose table is printed (per tier: count,
+share, precision, recall) with a table of operating points (ask thresholds), and stored with the
+parameters.
 """
 
 from __future__ import annotations
@@ -22,17 +26,24 @@ import numpy as np
 from gtm_feedback_dagster.ai.embedders import LocalEmbedder
 from gtm_feedback_dagster.domain.calibration import (
     FEATURES,
+    PARAMS_VERSION,
     CalibrationParams,
+    MatchParams,
     fit_logistic,
     params_path,
 )
 from gtm_feedback_dagster.routing.decide import Thresholds
 from gtm_feedback_dagster.routing.evaluation import (
+    Evaluation,
+    LabelledSet,
+    MatchTable,
+    Retrieval,
     concat_tables,
     demo_set,
     evaluate,
     feature_table,
     format_table,
+    match_table,
     retrieve,
     subsample_catalogue,
 )
@@ -47,6 +58,82 @@ TARGETS = {"attach_precision": 0.95, "new_precision": 0.90}
 CATALOGUE_FRACTIONS = (0.02, 0.05, 0.1, 0.3, 0.6)
 DROP_TRUTH = 0.3
 ROBUSTNESS_FRACTION = 0.1  # also report the held-out seed against 10% of the requests
+# The match model sees the same catalogue fractions, but every entry keeps its true request:
+# how often a need already has a request is then the demo's own rate (90%) at every catalogue
+# size, so p_match is calibrated to that prior (held out: of the entries with p_match in
+# 0.80-0.90, ~80% have a request). A larger drop rate teaches a lower prior — p_match becomes
+# underconfident on a mature catalogue and more entries go to a duplicate new request.
+MATCH_DROP_TRUTH = 0.0
+OPERATING_POINTS = (0.5, 0.6, 0.7, 0.8, 0.85)  # ask thresholds compared (auto stays 0.90)
+
+
+def operating_points(
+    params: CalibrationParams, data: LabelledSet, found: Retrieval, auto: float
+) -> list[dict]:
+    """The trade-off of the ask threshold: T1, T2 and the share sent to a human."""
+    table = feature_table(data, found, params.rerank_top_k)
+    points = []
+    for ask in OPERATING_POINTS:
+        ev: Evaluation = evaluate(params, data, found, Thresholds(auto, ask), table=table)
+        d = ev.as_dict()["tiers"]
+        points.append(
+            {
+                "ask_threshold": ask,
+                "attach_precision": d["attach"]["precision"],
+                "ask_share": d["ask"]["share"],
+                "ask_shown_candidate_right": d["ask"]["precision"],
+                "ask_had_a_request": d["ask"]["had_a_request"],
+                "new_count": d["new"]["count"],
+                "new_precision": d["new"]["precision"],
+                "new_recall": d["new"]["recall"],
+            }
+        )
+    return points
+
+
+def format_points(points: list[dict]) -> str:
+    lines = [
+        f"{'ask >=':>7}{'T1 attach prec':>16}{'to a human':>12}{'shown right':>13}"
+        f"{'had a request':>15}{'new':>6}{'T2 new prec':>13}{'new recall':>12}"
+    ]
+    for p in points:
+        lines.append(
+            f"{p['ask_threshold']:>7.2f}{p['attach_precision']:>16.1%}{p['ask_share']:>12.1%}"
+            f"{p['ask_shown_candidate_right'] or 0:>13.1%}{p['ask_had_a_request'] or 0:>15.1%}"
+            f"{p['new_count']:>6}{p['new_precision'] or 0:>13.1%}{p['new_recall'] or 0:>12.1%}"
+        )
+    return "\n".join(lines)
+
+
+def fit_match_model(
+    params: CalibrationParams, train: LabelledSet, found: Retrieval, depth: int, l2: float
+) -> MatchParams:
+    rng_seed = 1000 + train.seed
+    rng = np.random.default_rng(rng_seed)
+    tables: list[MatchTable] = [
+        match_table(params, train, found, feature_table(train, found, depth))
+    ]
+    for fraction in CATALOGUE_FRACTIONS:
+        part, part_found = subsample_catalogue(
+            train, found, fraction, rng, drop_truth=MATCH_DROP_TRUTH
+        )
+        tables.append(match_table(params, part, part_found, feature_table(part, part_found, depth)))
+    rows = np.vstack([t.rows for t in tables])
+    labels = np.concatenate([t.labels for t in tables])
+    fit = fit_logistic(rows, labels, l2=l2)
+    return MatchParams.from_fit(
+        fit,
+        data={
+            "label": "the entry's true request is in the (sub-sampled) catalogue",
+            "train_seed": train.seed,
+            "rng_seed": rng_seed,
+            "train_rows": len(labels),
+            "positive_share": round(float(labels.mean()), 4),
+            "catalogue_fractions": [1.0, *CATALOGUE_FRACTIONS],
+            "drop_truth": MATCH_DROP_TRUTH,
+            "fit": f"L2 logistic regression (IRLS, l2={l2}) on per-entry summaries",
+        },
+    )
 
 
 def target_lines(metrics: dict) -> list[str]:
@@ -115,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "fit": f"L2 logistic regression (IRLS, l2={args.l2}), similarity-type weights >= 0",
         },
     )
+    match = fit_match_model(params, train, train_found, args.depth, args.l2)
+    params = replace(params, match=match, version=PARAMS_VERSION)
     thresholds = Thresholds()
     train_eval = evaluate(params, train, train_found, thresholds)
     test_eval = evaluate(params, test, test_found, thresholds)
@@ -127,13 +216,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         drop_truth=1 - ROBUSTNESS_FRACTION,
     )
     small_eval = evaluate(params, small, small_found, thresholds)
+    points = operating_points(params, test, test_found, thresholds.auto_attach)
     params = replace(
         params,
         metrics={
+            "routing": "attach if p_top >= auto; else confidence = min(max(p_top, p_match), "
+            "just below auto)",
             "thresholds": {"auto_attach": thresholds.auto_attach, "ask": thresholds.ask},
             "train": train_eval.as_dict(),
             "held_out": test_eval.as_dict(),
             f"held_out_{int(ROBUSTNESS_FRACTION * 100)}pct_catalogue": small_eval.as_dict(),
+            "held_out_operating_points": points,
         },
     )
     print(format_table(train_eval, f"training seed {args.train_seed}"))
@@ -148,12 +241,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     print()
+    print(f"operating points (held-out seed {args.test_seed}, auto threshold 0.90):")
+    print(format_points(points))
+    print()
     print("targets (held-out):")
     print("\n".join(target_lines(test_eval.as_dict())))
     coefs = ", ".join(
         f"{f}={c:+.3f}" for f, c in zip(params.features, params.coefficients, strict=True)
     )
-    print(f"coefficients (standardised): {coefs}; intercept {params.intercept:+.3f}")
+    print(f"p_top coefficients (standardised): {coefs}; intercept {params.intercept:+.3f}")
+    match_coefs = ", ".join(
+        f"{f}={c:+.3f}" for f, c in zip(match.features, match.coefficients, strict=True)
+    )
+    print(f"p_match coefficients (standardised): {match_coefs}; intercept {match.intercept:+.3f}")
     if not args.dry_run:
         path = params_path()
         path.write_text(params.to_json(), encoding="utf-8")

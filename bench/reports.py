@@ -54,15 +54,15 @@ def _slugs(url: str) -> list[str]:
         return list(session.scalars(select(ProductArea.slug).order_by(ProductArea.slug)))
 
 
-def asset_pass(url: str, instance: dg.DagsterInstance) -> dict[str, float]:
-    """Seconds per area of one materialization of every partition."""
+def asset_pass(url: str, instance: dg.DagsterInstance, slugs: list[str]) -> dict[str, float]:
+    """Seconds per area of one materialization of each partition."""
     job = partitioned_asset_job(
         "bench_area_insight_report",
         [area_insight_report],
         {"store": StoreResource(database_url=url)},
     )
     per_area: dict[str, float] = {}
-    for slug in _slugs(url):
+    for slug in slugs:
         seconds, result = timed(
             lambda slug=slug: job.execute_in_process(
                 partition_key=slug,
@@ -127,11 +127,13 @@ def measure(cfg: BenchConfig, scale: int, repeats: int, label: str) -> dict[str,
     template = graph_database(cfg, scale)
     url = working_copy(template, cfg.work_dir / f"reports-x{scale}.db")
     with offline_env(cfg.work_dir / f"reports-home-{label}"), dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions(product_area_partitions.name or "", _slugs(url))
+        slugs = _slugs(url)
+        instance.add_dynamic_partitions(product_area_partitions.name or "", slugs)
+        timed_slugs = cfg.partitions(slugs)
         # The first materialization in a process pays one-off imports (matplotlib, ...).
-        cold_seconds = sum(asset_pass(url, instance).values())
-        cfg.say(f"reports at {scale}x: {repeats} timed passes over every area")
-        asset_runs = [asset_pass(url, instance) for _ in range(repeats)]
+        cold_seconds = sum(asset_pass(url, instance, timed_slugs[:1]).values())
+        cfg.say(f"reports at {scale}x: {repeats} timed passes over {len(timed_slugs)} areas")
+        asset_runs = [asset_pass(url, instance, timed_slugs) for _ in range(repeats)]
         domain_runs = [domain_pass(url) for _ in range(repeats)]
         sql_runs = [plain_sql(url) for _ in range(repeats)]
     release(url)
@@ -140,7 +142,7 @@ def measure(cfg: BenchConfig, scale: int, repeats: int, label: str) -> dict[str,
     return {
         "scale": scale,
         "areas": len(asset_runs[-1]),
-        "first_pass_seconds": round(cold_seconds, 3),
+        "first_report_in_process_seconds": round(cold_seconds, 3),
         "asset_total_seconds": summary(totals, 3),
         "asset_seconds_per_area_last_run": {k: round(v, 3) for k, v in asset_runs[-1].items()},
         "slowest_area": slowest,

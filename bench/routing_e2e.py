@@ -43,8 +43,9 @@ from bench.common import (
     working_copy,
 )
 from gtm_feedback_dagster.ai.embedders import LocalEmbedder, query_text
-from gtm_feedback_dagster.jobs.route_feedback import route_feedback_job
+from gtm_feedback_dagster.jobs.route_feedback import ROUTE_OP_NAME, route_feedback_job
 from gtm_feedback_dagster.resources.ai import EmbedderResource, LLMResource, VectorIndexResource
+from gtm_feedback_dagster.resources.slack import SlackResource
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.sensors.new_feedback import new_feedback_sensor
 from gtm_feedback_dagster.store.db import session_scope
@@ -52,8 +53,8 @@ from gtm_feedback_dagster.store.schema import Feedback
 
 TARGET_RATIO = 0.70
 SMOKE_REQUESTS = 60
-SMOKE_ENTRIES = 40
-SMOKE_BATCH = 15  # several runs per tick even in the smoke run
+SMOKE_ENTRIES = 20
+SMOKE_BATCH = 8  # several runs per tick even in the smoke run
 MAX_TICKS = 100_000  # a safety stop; the sensor skips long before
 
 
@@ -93,7 +94,7 @@ def _status_counts(url: str) -> dict[str, int]:
 
 def _op_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
     for event in result.all_node_events:
-        if event.event_type_value == "STEP_OUTPUT":
+        if event.event_type_value == "STEP_OUTPUT" and event.step_key == ROUTE_OP_NAME:
             metadata = event.event_specific_data.metadata  # type: ignore[union-attr]
             return {k: v.value for k, v in metadata.items()}
     return {}
@@ -107,6 +108,8 @@ def route_through_dagster(url: str, instance: dg.DagsterInstance) -> dict[str, A
         "embedder": EmbedderResource(provider="local"),
         "vector_index": VectorIndexResource(provider="local"),
         "llm": LLMResource(),
+        # No bot token: outbox-only mode, the embedded default (messages wait in the outbox).
+        "slack": SlackResource(),
     }
     cursor: str | None = None
     ticks = runs = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+import warnings
 
 import click
 
@@ -45,6 +46,9 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
 
 
 def main() -> None:
+    # Dagster flags some definition parameters (e.g. sensor owners) as beta on every load; the
+    # warning is for library authors, not for someone running a command.
+    warnings.filterwarnings("ignore", message=".*is currently in (beta|preview).*")
     cli(prog_name="gtm-feedback")
 
 

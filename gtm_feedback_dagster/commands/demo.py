@@ -49,7 +49,8 @@ def _materialize_assets(settings: Settings) -> dict[str, int]:
     instance.add_dynamic_partitions(product_area_partitions.name or "product_area", slugs)
 
     graph = defs.resolve_asset_graph()
-    assets_defs = [a for a in graph.assets_defs if a.is_materializable]
+    # The unbound definitions: materialize() binds the resources itself.
+    assets_defs = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     partitioned = [k for k in graph.materializable_asset_keys if graph.get(k).is_partitioned]
     unpartitioned = [k for k in graph.materializable_asset_keys if not graph.get(k).is_partitioned]
     resources = build_resources()

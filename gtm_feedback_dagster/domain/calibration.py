@@ -7,6 +7,10 @@ correct feedback→request pairs sit around 0.54, unrelated best candidates arou
 similar, how far ahead of the other candidates, how many content words are shared, how long the
 entry is), fitted on labelled data, gives a confidence the tiers can use.
 
+A second, entry-level logistic model gives P(the entry has a true request among the existing
+ones at all) from the same signals summarised over the candidates (see MATCH_FEATURES); routing
+uses both (`routing/decide.py`).
+
 Plain numpy (Newton/IRLS), no Dagster and no new dependency. The fitted parameters are versioned
 in `calibration_params.json` next to this module and written by `python -m bench.fit_calibration`.
 """
@@ -234,8 +238,65 @@ def fit_logistic(
 # --------------------------------------------------------------------------- params file
 
 
+PARAMS_VERSION = 2  # 1: candidate model only; 2: + the entry-level match model
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    """The entry-level model: P(the entry has a true request among the existing ones at all)."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coefficients: tuple[float, ...]  # per standardised feature
+    intercept: float
+    data: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        d = len(self.features)
+        if not (len(self.mean) == len(self.scale) == len(self.coefficients) == d):
+            raise ValueError("match params: features, mean, scale and coefficients differ")
+        unknown = [f for f in self.features if f not in MATCH_FEATURES]
+        if unknown:
+            raise ValueError(f"match params use unknown features {unknown}")
+
+    @classmethod
+    def from_fit(cls, fit: LogisticFit, **extra: Any) -> MatchParams:
+        return cls(
+            features=MATCH_FEATURES,
+            mean=tuple(float(v) for v in fit.mean),
+            scale=tuple(float(v) for v in fit.scale),
+            coefficients=tuple(float(v) for v in fit.coef),
+            intercept=fit.intercept,
+            **extra,
+        )
+
+    def probability(self, rows: np.ndarray) -> np.ndarray:
+        """P(has a request) for each entry row (columns in MATCH_FEATURES order)."""
+        rows = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+        x = rows[:, [MATCH_FEATURES.index(f) for f in self.features]]
+        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        return sigmoid(z @ np.asarray(self.coefficients) + self.intercept)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> MatchParams:
+        return cls(
+            features=tuple(raw["features"]),
+            mean=tuple(raw["mean"]),
+            scale=tuple(raw["scale"]),
+            coefficients=tuple(raw["coefficients"]),
+            intercept=float(raw["intercept"]),
+            data=raw.get("data", {}),
+            metrics=raw.get("metrics", {}),
+        )
+
+
 @dataclass(frozen=True)
 class CalibrationParams:
+    """The candidate model (P(top candidate is the entry's request), the fields below) and,
+    from version 2, the entry-level match model (`match`)."""
+
     model_id: str
     features: tuple[str, ...]
     mean: tuple[float, ...]
@@ -246,6 +307,8 @@ class CalibrationParams:
     fitted_at: str = ""
     data: dict[str, Any] = field(default_factory=dict)  # generator, seeds, sizes
     metrics: dict[str, Any] = field(default_factory=dict)  # held-out evaluation
+    match: MatchParams | None = None  # None (a version-1 file): p_match falls back to p_top
+    version: int = PARAMS_VERSION
 
     def __post_init__(self) -> None:
         d = len(self.features)
@@ -279,14 +342,29 @@ class CalibrationParams:
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
         return sigmoid(z @ np.asarray(self.coefficients) + self.intercept)
 
+    def match_probability(
+        self, rows: np.ndarray, probabilities: np.ndarray, scores: Sequence[float]
+    ) -> float:
+        """P(the entry has a request among the candidates' catalogue) from its candidate rows
+        (nearest first), their candidate-level probabilities and all candidate cosines. Without
+        a match model (old params file) it is the best candidate-level probability."""
+        if len(rows) == 0:
+            return 0.0
+        if self.match is None:
+            return float(np.max(probabilities))
+        return float(self.match.probability(match_feature_row(rows, probabilities, scores))[0])
+
     def to_json(self) -> str:
         payload = asdict(self)
         payload["features"] = list(self.features)
+        if self.match is not None:
+            payload["match"]["features"] = list(self.match.features)
         return json.dumps(payload, indent=2, sort_keys=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> CalibrationParams:
         raw = json.loads(text)
+        match = raw.get("match")
         return cls(
             model_id=raw["model_id"],
             features=tuple(raw["features"]),
@@ -298,6 +376,8 @@ class CalibrationParams:
             fitted_at=raw.get("fitted_at", ""),
             data=raw.get("data", {}),
             metrics=raw.get("metrics", {}),
+            match=MatchParams.from_dict(match) if match else None,
+            version=int(raw.get("version", 1)),
         )
 
 

@@ -128,8 +128,10 @@ def apply_ask(
     request: RequestInfo,
     decision: Decision,
     settings: Settings,
+    alternatives: Sequence[RequestInfo] = (),
 ) -> Applied:
-    """Medium confidence: a pending approval and a DM with Approve / Not a match buttons."""
+    """Medium confidence: a pending approval and a DM with Approve / Not a match buttons (for
+    `request`; `alternatives` are listed as links when routing was unsure which request)."""
     claimed = _claim(
         session,
         entry.id,
@@ -162,7 +164,13 @@ def apply_ask(
     assert approval_id is not None
     if entry.submitter_id is not None:
         text, message_blocks = blocks.approval_request_message(
-            settings.app_url, approval_id, request.title, request.slug, entry.pain, entry.severity
+            settings.app_url,
+            approval_id,
+            request.title,
+            request.slug,
+            entry.pain,
+            entry.severity,
+            other_candidates=[(a.title, a.slug) for a in alternatives],
         )
         repo.enqueue_message(
             session,

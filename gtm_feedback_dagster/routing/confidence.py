@@ -37,6 +37,16 @@ class RankedMatch:
         return self.candidate.request.id
 
 
+@dataclass(frozen=True)
+class Assessment:
+    ranked: list[RankedMatch]  # most confident first; .confidence = P(this one is the request)
+    p_match: float  # P(the entry has a request among the existing ones at all)
+
+    @property
+    def p_top(self) -> float:
+        return self.ranked[0].confidence if self.ranked else 0.0
+
+
 @lru_cache(maxsize=20_000)
 def _candidate_text(title: str, description: str) -> CandidateText:
     return CandidateText.of(title, description)
@@ -82,15 +92,24 @@ class CalibratedScorer:
         self, text: str, candidates: Sequence[ScoredCandidate], limit: int | None = None
     ) -> list[RankedMatch]:
         """Candidates (best similarity first) scored and re-ranked by confidence."""
+        return self.assess(text, candidates, limit=limit).ranked
+
+    def assess(
+        self, text: str, candidates: Sequence[ScoredCandidate], limit: int | None = None
+    ) -> Assessment:
+        """The re-ranked candidates (each with P(it is the entry's request)) and P(the entry has
+        a request among the existing ones at all)."""
         if not candidates:
-            return []
+            return Assessment([], 0.0)
         depth = max(self.params.rerank_top_k, limit or 0)
         entry_words = content_words(text)
         texts = [
             _candidate_text(c.request.title, c.request.description) for c in candidates[:depth]
         ]
-        rows = feature_rows(entry_words, [c.similarity for c in candidates], texts, rows=depth)
+        scores = [c.similarity for c in candidates]
+        rows = feature_rows(entry_words, scores, texts, rows=depth)
         probs = self.params.probability(rows)
+        p_match = self.params.match_probability(rows, probs, scores)
         ranked = []
         for i, cand in enumerate(candidates[: len(rows)]):
             feats = {name: float(rows[i][j]) for j, name in enumerate(FEATURES)}
@@ -106,4 +125,4 @@ class CalibratedScorer:
                 )
             )
         ranked.sort(key=lambda m: (-m.confidence, -m.candidate.similarity, m.request_id))
-        return ranked[:limit] if limit is not None else ranked
+        return Assessment(ranked[:limit] if limit is not None else ranked, p_match)

@@ -2,6 +2,14 @@
 
 The tiers apply to a probability-like confidence — the LLM judge's when one is configured and its
 answer validates, else the calibrated scorer's — never to raw cosine similarity.
+
+The calibrated path has two probabilities: p_top = P(the top candidate is the entry's request) and
+p_match = P(the entry has a request among the existing ones at all). Attaching needs p_top (the
+entry goes to that very request). Below that, the published confidence is the larger of the two,
+capped just below the attach threshold: the ask tier means "at least `ask` likely this belongs to
+an existing request; the best candidate is shown", and below `ask` means "probably a new need".
+Routing on p_top alone sent every entry torn between two close candidates to a new request — a
+duplicate of an existing one, fragmenting the demand picture.
 """
 
 from __future__ import annotations
@@ -13,12 +21,16 @@ from typing import Literal
 
 from gtm_feedback_dagster.ai.llm import Candidate, ChatLLM, judge_match
 from gtm_feedback_dagster.routing.candidates import ROUTING_TOP_K, ScoredCandidate
-from gtm_feedback_dagster.routing.confidence import CalibratedScorer, RankedMatch
+from gtm_feedback_dagster.routing.confidence import Assessment, CalibratedScorer
 
 log = logging.getLogger(__name__)
 
 Tier = Literal["attach", "ask", "new"]
 Method = Literal["llm", "calibrated", "none"]
+Source = Literal["top", "match"]  # which probability the published confidence is
+
+CONFIDENCE_STEP = 1e-4  # confidences are published with 4 decimals
+ALTERNATIVES_SHOWN = 2  # other close candidates listed to the submitter when p_top is low
 
 
 @dataclass(frozen=True)
@@ -58,20 +70,65 @@ class Decision:
             raise ValueError(f"a {self.tier} decision needs a request")
 
 
+def combine(p_top: float, p_match: float, thresholds: Thresholds) -> tuple[Tier, float, Source]:
+    """(tier, published confidence, which probability it is) from the two probabilities.
+
+    Attach only on p_top. Otherwise the larger of p_top and p_match, capped one step below the
+    attach threshold so the confidence never claims a tier it did not get; with ask >= auto (no
+    ask tier configured) that cap falls below `ask` and the entry gets a new request.
+    """
+    p_top, p_match = round(float(p_top), 4), round(float(p_match), 4)
+    if p_top >= thresholds.auto_attach:
+        return "attach", p_top, "top"
+    cap = max(0.0, round(thresholds.auto_attach - CONFIDENCE_STEP, 4))
+    source: Source = "match" if p_match > p_top else "top"
+    confidence = min(max(p_top, p_match), cap)
+    return tier_for(confidence, thresholds), confidence, source
+
+
+def _calibrated_reason(tier: Tier, source: Source, assessment: Assessment) -> str:
+    best = assessment.ranked[0]
+    if tier == "attach":
+        return f"the best candidate is the request (p={best.confidence:.2f}); {best.reason}"
+    if source == "match":
+        lead = (
+            f"likely an existing request (p={assessment.p_match:.2f})"
+            if tier == "ask"
+            else f"probably a new need (p={assessment.p_match:.2f} of an existing request)"
+        )
+        return f"{lead}; best candidate (p={best.confidence:.2f}): {best.reason}"
+    lead = (
+        f"the best candidate is likely the request (p={best.confidence:.2f})"
+        if tier == "ask"
+        else f"probably a new need (best candidate p={best.confidence:.2f})"
+    )
+    return f"{lead}; {best.reason}"
+
+
 def decide_calibrated(
-    ranked: Sequence[RankedMatch], thresholds: Thresholds, note: str | None = None
+    assessment: Assessment, thresholds: Thresholds, note: str | None = None
 ) -> Decision:
-    if not ranked:
+    if not assessment.ranked:
         return Decision("new", None, 0.0, "no existing request to compare with", "none")
-    best = ranked[0]
-    details: dict[str, object] = {"features": {k: round(v, 4) for k, v in best.features.items()}}
+    best = assessment.ranked[0]
+    tier, confidence, source = combine(assessment.p_top, assessment.p_match, thresholds)
+    details: dict[str, object] = {
+        "p_top": round(assessment.p_top, 4),
+        "p_match": round(assessment.p_match, 4),
+        "confidence_from": "p_top" if source == "top" else "p_match",
+        "features": {k: round(v, 4) for k, v in best.features.items()},
+    }
+    if tier != "attach":
+        details["alternatives"] = [
+            m.request_id for m in assessment.ranked[1 : 1 + ALTERNATIVES_SHOWN]
+        ]
     if note:
         details["note"] = note
     return Decision(
-        tier=tier_for(best.confidence, thresholds),
+        tier=tier,
         request_id=best.request_id,
-        confidence=round(best.confidence, 4),
-        reason=best.reason,
+        confidence=confidence,
+        reason=_calibrated_reason(tier, source, assessment),
         method="calibrated",
         similarity=round(best.candidate.similarity, 4),
         details=details,
@@ -88,9 +145,9 @@ def decide(
     """The tier for one entry given its nearest candidates (best similarity first)."""
     if not candidates:
         return Decision("new", None, 0.0, "no existing request to compare with", "none")
-    ranked = scorer.rank(text, candidates)
+    assessment = scorer.assess(text, candidates)
     if llm is None:
-        return decide_calibrated(ranked, thresholds)
+        return decide_calibrated(assessment, thresholds)
     top = list(candidates[:ROUTING_TOP_K])
     verdict = judge_match(
         llm,
@@ -108,7 +165,7 @@ def decide(
     )
     if verdict is None:
         # Failed call or an answer that does not validate: the calibrated path decides.
-        return decide_calibrated(ranked, thresholds, note="llm answer unusable; calibrated")
+        return decide_calibrated(assessment, thresholds, note="llm answer unusable; calibrated")
     by_id = {c.request.id: c for c in top}
     if verdict.request_id is None:
         closest = top[0]
@@ -122,7 +179,7 @@ def decide(
             details={"closest_request_id": closest.request.id},
         )
     if verdict.request_id not in by_id:  # judge_match validates this too; never trust it blindly
-        return decide_calibrated(ranked, thresholds, note="llm chose an unknown request")
+        return decide_calibrated(assessment, thresholds, note="llm chose an unknown request")
     chosen = by_id[verdict.request_id]
     return Decision(
         tier=tier_for(verdict.confidence, thresholds),

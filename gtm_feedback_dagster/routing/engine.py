@@ -239,12 +239,12 @@ def route_batch(
 
     t = time.perf_counter()
     created_ids: list[int] = []
-    created_vectors: list[np.ndarray] = []
+    # Vectors of requests created in this batch, grown in place: re-stacking a list per entry
+    # cost O(created) copies for every entry of the batch.
+    created_matrix = np.zeros((len(routable), queries.shape[1]), dtype=np.float32)
     for entry, query, hits in zip(routable, queries, hit_lists, strict=True):
         try:
-            extra = hits_against(
-                query, created_ids, np.vstack(created_vectors) if created_vectors else queries[:0]
-            )
+            extra = hits_against(query, created_ids, created_matrix[: len(created_ids)])
             merged = merge_hits(hits, extra)[:ROUTING_TOP_K]
             candidates, unknown = resolve_candidates(merged, infos)
             report.stale_hits += len(unknown)
@@ -253,8 +253,8 @@ def route_batch(
             if outcome.created_request is not None and new_vector is not None:
                 info = outcome.created_request
                 infos[info.id] = info
+                created_matrix[len(created_ids)] = new_vector
                 created_ids.append(info.id)
-                created_vectors.append(new_vector)
             report.outcomes.append(
                 EntryOutcome(
                     entry.id,
@@ -277,6 +277,15 @@ def route_batch(
     return report
 
 
+def _alternatives(decision: Decision, infos: dict[int, RequestInfo]) -> list[RequestInfo]:
+    """Other close candidates worth showing the submitter: only when the ask came from p_match
+    (the entry likely has a request but the top candidate is uncertain)."""
+    if decision.details.get("confidence_from") != "p_match":
+        return []
+    ids = decision.details.get("alternatives") or []
+    return [infos[i] for i in ids if isinstance(i, int) and i in infos]
+
+
 def _apply(
     env: RoutingEnv,
     entry: EntrySnapshot,
@@ -287,12 +296,19 @@ def _apply(
 ) -> tuple[Applied, np.ndarray | None]:
     """Applies the decision; for a new request also returns its vector, so later entries of the
     batch are scored against it without another index round trip."""
-    if decision.tier in ("attach", "ask"):
+    if decision.tier == "attach":
         assert decision.request_id is not None
         request = infos[decision.request_id]
-        apply_fn = apply_attach if decision.tier == "attach" else apply_ask
         applied = _with_claim_retries(
-            env, lambda s: apply_fn(s, entry, request, decision, env.settings)
+            env, lambda s: apply_attach(s, entry, request, decision, env.settings)
+        )
+        return applied, None
+    if decision.tier == "ask":
+        assert decision.request_id is not None
+        request = infos[decision.request_id]
+        alternatives = _alternatives(decision, infos)
+        applied = _with_claim_retries(
+            env, lambda s: apply_ask(s, entry, request, decision, env.settings, alternatives)
         )
         return applied, None
     draft = draft_new_request(entry.pain, candidates, areas, env.llm)

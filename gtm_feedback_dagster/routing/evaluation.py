@@ -7,7 +7,8 @@ decisions with the truth.
 
 How tiers are judged:
 - attach (>= auto threshold): right when the chosen request is the entry's true request;
-- ask (between the thresholds): right when the proposed request is the true one;
+- ask (between the thresholds): right when the proposed request is the true one (also reported:
+  how many ask-tier entries had a request at all — what the tier promises since p_match);
 - new (below the ask threshold): right when the entry truly had no request.
 """
 
@@ -23,12 +24,14 @@ import numpy as np
 from gtm_feedback_dagster.ai.embedders import Embedder, query_text, request_text
 from gtm_feedback_dagster.domain.calibration import (
     FEATURES,
+    MATCH_FEATURES,
     CalibrationParams,
     CandidateText,
     content_words,
     feature_rows,
+    match_feature_row,
 )
-from gtm_feedback_dagster.routing.decide import Thresholds, tier_for
+from gtm_feedback_dagster.routing.decide import Thresholds, combine
 
 
 @dataclass
@@ -195,6 +198,36 @@ def concat_tables(tables: Sequence[FeatureTable]) -> FeatureTable:
     )
 
 
+def entry_spans(table: FeatureTable, entries: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start/end row of each entry (rows of one entry are contiguous, entries in order)."""
+    positions = np.arange(entries)
+    return (
+        np.searchsorted(table.entry, positions, side="left"),
+        np.searchsorted(table.entry, positions, side="right"),
+    )
+
+
+@dataclass
+class MatchTable:
+    rows: np.ndarray  # (entries, len(MATCH_FEATURES))
+    labels: np.ndarray  # 1 when the entry's true request is in the catalogue
+
+
+def match_table(
+    params: CalibrationParams, data: LabelledSet, found: Retrieval, table: FeatureTable
+) -> MatchTable:
+    """Entry-level features for the match model, from the candidate model's probabilities."""
+    probs = params.probability(table.rows)
+    n = len(data.entries)
+    starts, ends = entry_spans(table, n)
+    rows = np.zeros((n, len(MATCH_FEATURES)))
+    for i in range(n):
+        real = found.ids[i] >= 0
+        span = slice(starts[i], ends[i])
+        rows[i] = match_feature_row(table.rows[span], probs[span], found.scores[i][real])
+    return MatchTable(rows, (data.truth >= 0).astype(np.float64))
+
+
 @dataclass
 class TierStats:
     count: int = 0
@@ -202,6 +235,7 @@ class TierStats:
     # Recall: of the entries this tier is right for (attach/ask: entries that have a request;
     # new: entries that have none), the share it handled correctly.
     eligible: int = 0
+    with_request: int = 0  # entries of the tier that truly had a request
 
     def as_dict(self, total: int) -> dict[str, Any]:
         return {
@@ -209,6 +243,7 @@ class TierStats:
             "share": round(self.count / total, 4) if total else 0.0,
             "precision": round(self.correct / self.count, 4) if self.count else None,
             "recall": round(self.correct / self.eligible, 4) if self.eligible else None,
+            "had_a_request": round(self.with_request / self.count, 4) if self.count else None,
         }
 
 
@@ -250,26 +285,34 @@ def evaluate(
     thresholds: Thresholds | None = None,
     table: FeatureTable | None = None,
 ) -> Evaluation:
-    """Tier decisions of the calibrated scorer compared with the truth."""
+    """Tier decisions of the calibrated scorer (p_top and p_match combined as routing does)
+    compared with the truth."""
     thresholds = thresholds or Thresholds()
     table = table or feature_table(data, found, params.rerank_top_k)
     probs = params.probability(table.rows)
     n = len(data.entries)
+    starts, ends = entry_spans(table, n)
     result = Evaluation(entries=n, matched_entries=int((data.truth >= 0).sum()))
     result.tiers = {"attach": TierStats(), "ask": TierStats(), "new": TierStats()}
     top1 = top3 = top1_raw = attached_right = matched_right = nomatch_new = 0
     for i in range(n):
-        mask = table.entry == i
-        cands, p = table.candidate[mask], probs[mask]
-        order = np.lexsort((-table.rows[mask][:, 0], -p))  # confidence, then similarity
+        span = slice(starts[i], ends[i])
+        rows, cands, p = table.rows[span], table.candidate[span], probs[span]
+        order = np.lexsort((-rows[:, 0], -p))  # confidence, then similarity
         ranked = cands[order]
-        best, conf = (int(ranked[0]), float(p[order][0])) if len(ranked) else (-1, 0.0)
         truth = int(data.truth[i])
-        tier = tier_for(conf, thresholds)
+        if len(ranked):
+            best, p_top = int(ranked[0]), float(p[order][0])
+            real = found.ids[i] >= 0
+            p_match = params.match_probability(rows, p, found.scores[i][real])
+            tier = combine(p_top, p_match, thresholds)[0]
+        else:
+            best, tier = -1, "new"
         stats = result.tiers[tier]
         stats.count += 1
         right = (truth == -1) if tier == "new" else (best == truth)
         stats.correct += int(right)
+        stats.with_request += int(truth >= 0)
         if truth >= 0:
             top1 += int(len(ranked) > 0 and ranked[0] == truth)
             top3 += int(truth in ranked[:3])
@@ -291,7 +334,9 @@ def evaluate(
 def format_table(evaluation: Evaluation, title: str = "") -> str:
     """The per-tier table (count, share, precision) plus the search and recall lines."""
     lines = [title] if title else []
-    lines.append(f"{'tier':<22}{'count':>7}{'share':>8}{'precision':>11}{'recall':>9}")
+    lines.append(
+        f"{'tier':<22}{'count':>7}{'share':>8}{'precision':>11}{'recall':>9}{'had a request':>15}"
+    )
     names = {
         "attach": "attach  (>= auto)",
         "ask": "ask     (ask..auto)",
@@ -301,7 +346,10 @@ def format_table(evaluation: Evaluation, title: str = "") -> str:
         d = evaluation.tiers[key].as_dict(evaluation.entries)
         precision = "-" if d["precision"] is None else f"{d['precision']:.1%}"
         recall = "-" if d["recall"] is None else f"{d['recall']:.1%}"
-        lines.append(f"{label:<22}{d['count']:>7}{d['share']:>8.1%}{precision:>11}{recall:>9}")
+        had = "-" if d["had_a_request"] is None else f"{d['had_a_request']:.1%}"
+        lines.append(
+            f"{label:<22}{d['count']:>7}{d['share']:>8.1%}{precision:>11}{recall:>9}{had:>15}"
+        )
     lines.append(
         f"entries {evaluation.entries} ({evaluation.matched_entries} with a request); "
         f"search top-1 {evaluation.top1:.1%} (cosine only {evaluation.top1_raw:.1%}), "

@@ -9,6 +9,7 @@ Plain Python, no Slack client import, so any job, command or test can build mess
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from gtm_feedback_dagster.domain.feedback_input import severity_label
@@ -119,10 +120,13 @@ def approval_request_message(
     request_slug: str,
     customer_pain: str,
     severity: str | None,
+    other_candidates: Sequence[tuple[str, str]] = (),
 ) -> tuple[str, Blocks]:
     """DM asking the submitter whether their feedback belongs to an existing request, with
     Approve / Not a match buttons. Deliberately not phrased as "found a match": the system is
-    unsure, and the submitter decides."""
+    unsure, and the submitter decides. `other_candidates` ((title, slug), at most 2 shown) are
+    listed as plain links when routing was unsure which request it is; the buttons stay for
+    the first one."""
     url = request_url(app_url, request_slug)
     question = (
         "Would you like to add your feedback to this existing feature request? "
@@ -132,8 +136,17 @@ def approval_request_message(
         "Would you like to add your feedback to this existing feature request? "
         f"{request_title} ({url})"
     )
-    blocks: Blocks = [
-        _section(question),
+    others = [(t, request_url(app_url, s)) for t, s in list(other_candidates)[:2]]
+    blocks: Blocks = [_section(question)]
+    if others:
+        blocks.append(
+            _section(
+                "Other close requests: "
+                + ", ".join(link(other_url, title) for title, other_url in others)
+            )
+        )
+        text += "; other close requests: " + ", ".join(f"{t} ({u})" for t, u in others)
+    blocks += [
         _feedback_context(customer_pain, severity),
         {
             "type": "actions",

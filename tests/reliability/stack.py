@@ -71,9 +71,16 @@ class Stack:
     env: dict[str, str]
     upstash: UpstashStandin | None = None
     logs: list[Path] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)  # resources replaced in this process
 
     def resources(self) -> dict[str, Any]:
-        return resources_from_env()
+        return {**resources_from_env(), **self.overrides}
+
+    def set_env(self, monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+        """Changes the environment of this process and of children started from now on."""
+        for name, value in values.items():
+            self.env[name] = value
+            monkeypatch.setenv(name, value)
 
     def log_path(self, label: str) -> Path:
         path = self.home / f"{label}.log"

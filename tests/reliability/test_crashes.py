@@ -18,6 +18,7 @@ worst point on purpose: the stand-in SIGKILLs its client right after accepting t
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -200,6 +201,7 @@ class TrialResult:
     recovery_runs: int
     problems: list[str]
     shape: dict[str, Any]
+    recovery_seconds: float = 0.0
 
 
 def fresh_world(tmp_path: Path, templates: Templates, scenario: Scenario, label: str) -> str:
@@ -234,7 +236,9 @@ def run_trial(
     # Messages Slack has that the outbox does not record as sent: caught between Slack's answer
     # and our commit. The recovery may (and will) send each of them once more.
     window = compare(stack.slack, stack.url, sent_before).duplicates
+    recovering = time.perf_counter()
     left = recovery.drain()
+    recovery_seconds = time.perf_counter() - recovering
     final = compare(stack.slack, stack.url, sent_before)
     problems = scenario.check(stack) + invariants.outbox_delivered(stack.url)
     if any(left.values()):
@@ -256,6 +260,7 @@ def run_trial(
         recovery.runs,
         problems,
         dict(scenario.shape),
+        recovery_seconds,
     )
 
 
@@ -327,6 +332,7 @@ def summarize(job: str, results: list[TrialResult], **extra: Any) -> dict[str, A
         "duplicates": sum(sum(r.final.duplicates.values()) for r in results),
         "missing": sum(sum(r.final.missing.values()) for r in results),
         "recovery_runs": sum(r.recovery_runs for r in results),
+        "recovery_seconds": [round(r.recovery_seconds, 2) for r in results],
         "problems": sum(len(r.problems) for r in results),
         **extra,
     }

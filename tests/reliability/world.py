@@ -12,16 +12,15 @@ API (a consistent copy whatever the WAL holds); PostgreSQL trials seed their dat
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
@@ -177,6 +176,20 @@ def build_templates(directory: Path, entries: int, openai: Any, slack: Any) -> T
     return Templates(pending, queued, delivered, entries)
 
 
+def copy_world(template: str, directory: Path, keep_pending: int | None = None) -> str:
+    """A trial's own copy of a template; optionally only its first `keep_pending` pending
+    entries (a smaller batch for tests that are about one fault, not about scale)."""
+    url = f"sqlite:///{directory / 'app.db'}"
+    copy_sqlite(template, url)
+    if keep_pending is not None:
+        keep = pending_ids(url)[:keep_pending]
+        with session_scope(url) as session:
+            session.execute(
+                delete(Feedback).where(Feedback.status == "pending", Feedback.id.not_in(keep))
+            )
+    return url
+
+
 # ---------------------------------------------------------------------------- trial inputs
 
 
@@ -323,10 +336,3 @@ def _demo_texts(rng: Random, count: int) -> list[str]:
     return [rng.choice(pool) for _ in range(count)]
 
 
-def dump(obj: Any) -> str:
-    return json.dumps(obj, default=str, sort_keys=True)
-
-
-def iter_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

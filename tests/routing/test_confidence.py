@@ -9,6 +9,7 @@ import pytest
 
 from gtm_feedback_dagster.domain.calibration import (
     FEATURES,
+    MATCH_FEATURES,
     CalibrationParams,
     CandidateText,
     content_words,
@@ -138,3 +139,47 @@ def test_scorer_warns_when_fitted_for_another_model() -> None:
     scorer = CalibratedScorer()
     assert scorer.check_model(default_params().model_id) is None
     assert "openai" in (scorer.check_model("openai:text-embedding-3-small@384") or "")
+
+
+def test_shipped_params_carry_the_match_model() -> None:
+    params = default_params()
+    assert params.version == 2 and params.match is not None
+    assert params.match.features == MATCH_FEATURES
+    assert params.match.data["label"].startswith("the entry's true request")
+    held_out = params.metrics["held_out"]["tiers"]
+    assert held_out["attach"]["precision"] >= 0.95  # T1 as fitted
+    assert params.metrics["held_out_operating_points"]
+
+
+def test_match_probability_separates_a_covered_need_from_an_uncovered_one() -> None:
+    scorer = CalibratedScorer()
+    text = "They need single sign-on through Okta for every analyst"
+    covered = scorer.assess(
+        text,
+        [
+            _cand(1, "Single sign-on with Okta", 0.62, "Log in through Okta SAML."),
+            _cand(2, "Okta SCIM provisioning", 0.60, "Provision analysts from Okta."),
+            _cand(3, "Usage analytics", 0.25),
+        ],
+    )
+    uncovered = scorer.assess(
+        text,
+        [
+            _cand(4, "Dashboard folders", 0.24),
+            _cand(5, "Usage analytics", 0.22),
+            _cand(6, "IP allowlisting", 0.20),
+        ],
+    )
+    assert 0.0 <= uncovered.p_match < covered.p_match <= 1.0
+    # Two close siblings: unsure which one, more sure that one of them covers the need.
+    assert covered.p_match > covered.p_top
+
+
+def test_a_version_1_params_file_still_loads() -> None:
+    raw = json.loads(default_params().to_json())
+    raw.pop("match")
+    raw.pop("version")
+    old = CalibrationParams.from_json(json.dumps(raw))
+    assert old.version == 1 and old.match is None
+    rows = np.zeros((2, len(FEATURES)))
+    assert old.match_probability(rows, np.array([0.3, 0.6]), [0.5, 0.4]) == 0.6

@@ -7,8 +7,15 @@ import pytest
 from gtm_feedback_dagster.ai.llm import ChatLLM
 from gtm_feedback_dagster.domain.calibration import default_params
 from gtm_feedback_dagster.routing.candidates import RequestInfo, ScoredCandidate
-from gtm_feedback_dagster.routing.confidence import CalibratedScorer
-from gtm_feedback_dagster.routing.decide import Decision, Thresholds, decide, tier_for
+from gtm_feedback_dagster.routing.confidence import Assessment, CalibratedScorer, RankedMatch
+from gtm_feedback_dagster.routing.decide import (
+    Decision,
+    Thresholds,
+    combine,
+    decide,
+    decide_calibrated,
+    tier_for,
+)
 from tests.standins.openai_standin import OpenAIStandin
 
 
@@ -162,3 +169,60 @@ def test_prompt_injection_cannot_route_to_an_unknown_request(
 
 def test_shipped_params_are_for_the_local_model() -> None:
     assert default_params().model_id == "local:all-MiniLM-L6-v2"
+
+
+@pytest.mark.parametrize(
+    ("p_top", "p_match", "tier", "confidence", "source"),
+    [
+        (0.95, 0.99, "attach", 0.95, "top"),  # attaching needs p_top itself
+        (0.90, 0.10, "attach", 0.90, "top"),
+        (0.40, 0.97, "ask", 0.8999, "match"),  # capped just below the attach threshold
+        (0.40, 0.85, "ask", 0.85, "match"),
+        (0.85, 0.50, "ask", 0.85, "top"),
+        (0.30, 0.79, "new", 0.79, "match"),
+        (0.30, 0.10, "new", 0.30, "top"),
+    ],
+)
+def test_two_probabilities_combine_into_one_confidence(
+    p_top: float, p_match: float, tier: str, confidence: float, source: str
+) -> None:
+    assert combine(p_top, p_match, Thresholds()) == (tier, confidence, source)
+
+
+def test_combining_respects_other_thresholds() -> None:
+    # No ask tier configured (ask == auto): a likely-but-uncertain entry cannot be asked about.
+    assert combine(0.5, 0.99, Thresholds(auto_attach=0.85, ask=0.85))[0] == "new"
+    assert combine(0.86, 0.1, Thresholds(auto_attach=0.85, ask=0.85))[0] == "attach"
+    strict = Thresholds(auto_attach=0.97, ask=0.6)
+    assert combine(0.5, 0.99, strict) == ("ask", 0.9699, "match")
+    assert combine(0.2, 0.59, strict)[0] == "new"
+    # Published confidence stays in [0, 1] and never reaches the attach threshold unattached.
+    for p_top, p_match in [(0.0, 0.0), (0.96999, 1.0), (0.0, 1.0)]:
+        tier, conf, _ = combine(p_top, p_match, strict)
+        assert 0.0 <= conf <= 1.0 and (tier == "attach") == (conf >= strict.auto_attach)
+
+
+def _assessment(p_top: float, p_match: float) -> Assessment:
+    ranked = [
+        RankedMatch(c, conf, f"similarity {c.similarity:.2f}", {"similarity": c.similarity})
+        for c, conf in zip(_candidates(), (p_top, 0.2, 0.1), strict=True)
+    ]
+    return Assessment(ranked, p_match)
+
+
+def test_a_likely_existing_need_asks_and_says_why() -> None:
+    decision = decide_calibrated(_assessment(0.41, 0.86), Thresholds())
+    assert (decision.tier, decision.request_id, decision.confidence) == ("ask", 11, 0.86)
+    assert decision.reason.startswith("likely an existing request (p=0.86)")
+    assert "best candidate (p=0.41)" in decision.reason
+    assert decision.details["confidence_from"] == "p_match"
+    assert decision.details["alternatives"] == [12, 13]
+
+
+def test_an_unlikely_match_is_a_new_need() -> None:
+    decision = decide_calibrated(_assessment(0.2, 0.45), Thresholds())
+    assert decision.tier == "new" and decision.request_id == 11  # the closest one, for the record
+    assert decision.reason.startswith("probably a new need")
+    attach = decide_calibrated(_assessment(0.93, 0.99), Thresholds())
+    assert attach.tier == "attach" and attach.confidence == 0.93
+    assert attach.details["confidence_from"] == "p_top" and "alternatives" not in attach.details

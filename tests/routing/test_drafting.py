@@ -103,3 +103,30 @@ def test_same_title_twice_gets_unique_slugs(sqlite_url: str) -> None:
         second = repo.create_request(session, title, "d", [area], None, created_by_routing=True)
         assert first.slug == "they-can-t-export-dashboards-to-pdf"
         assert second.slug == "they-can-t-export-dashboards-to-pdf-2"
+
+
+@pytest.mark.parametrize(
+    ("pain", "title"),
+    [
+        (
+            "Call notes: Today their data engineers can't automate reports from legacy systems "
+            "that can only send email. Would love automatic processing of emailed CSVs. "
+            "Dealbreaker for the renewal.",
+            "Automatic processing of emailed CSVs",
+        ),
+        (
+            "Discovery call with Meridian. Problem is they fail audits because of long-lived "
+            "credentials. Anything on the roadmap for token lifetime policies? Nice to have.",
+            "Token lifetime policies",
+        ),
+        (
+            "Had a call with Lumen this morning. They clean up duplicate rows by hand after "
+            "loads. They've asked about this before.",
+            "They clean up duplicate rows by hand after loads",
+        ),
+    ],
+)
+def test_title_states_the_need_not_the_sales_note_context(pain: str, title: str) -> None:
+    assert draft_title(pain) == title
+    description = draft_description(pain)
+    assert "Dealbreaker" not in description and "call" not in description.lower()

@@ -72,3 +72,28 @@ def test_user_text_is_escaped_and_cannot_break_links() -> None:
 def test_foreign_button_values_are_refused(value: str) -> None:
     with pytest.raises(ValueError):
         blocks.parse_approval_action_value(value)
+
+
+def test_approval_request_can_list_other_close_requests() -> None:
+    text, message_blocks = blocks.approval_request_message(
+        APP,
+        7,
+        "IP allowlisting",
+        "ip-allowlisting",
+        "Block logins from outside",
+        None,
+        other_candidates=[
+            ("SSO only", "sso-only"),
+            ("Session limits", "session-limits"),
+            ("X", "x"),
+        ],
+    )
+    rendered = _all_text(message_blocks)
+    assert "<https://feedback.example.com/requests/sso-only|SSO only>" in rendered
+    assert "session-limits" in rendered and "/requests/x|" not in rendered  # at most two
+    assert "other close requests: SSO only" in text
+    (actions,) = [b for b in message_blocks if b["type"] == "actions"]
+    assert [blocks.parse_approval_action_value(b["value"]) for b in actions["elements"]] == [
+        (7, "approve"),
+        (7, "decline"),
+    ]

@@ -1,9 +1,12 @@
 """Routing quality floor: `bench.routing_quality --smoke` (150 entries of demo seed 11, real
 local model) must stay above these numbers, so a regression in matching or calibration fails.
 
-Measured when written (fit on seed 7): search top-1 81%, top-3 90%, attach precision 95% on 41%
-of the entries, no-request entries sent to a new request 94%. The floors leave room for small
-changes of the demo generator, not for a broken matcher.
+Measured when written (two models fitted on seed 7, thresholds 0.90/0.80): search top-1 81%,
+top-3 90%; attach 62 entries at 95.2%; ask 40.7% of the entries, 91.8% of them had a request;
+new 27 entries at 40.7% precision (T2), 64.7% of the no-request entries. With p_top alone the new
+tier was ~20% pure: the T2 floor below fails if routing goes back to creating a duplicate request
+for every entry whose top candidate is uncertain. The floors leave room for small changes of the
+demo generator, not for a broken matcher.
 """
 
 from __future__ import annotations
@@ -33,5 +36,9 @@ def test_smoke_benchmark_stays_above_the_floor(
     assert result["search_top1"] >= result["search_top1_cosine_only"]
     assert tiers["attach"]["count"] >= 40  # a useful share is attached without a human...
     assert tiers["attach"]["precision"] >= 0.90  # ...and it is right
-    assert tiers["new"]["recall"] >= 0.85  # entries with no request get a new one
-    assert result["human_share"] <= 0.20
+    # T2: below the ask threshold mostly really new needs (p_top alone: ~20%)...
+    assert tiers["new"]["precision"] >= 0.33
+    assert tiers["new"]["recall"] >= 0.50  # ...and most no-request entries still get one
+    # The ask tier's promise: the entry very likely belongs to an existing request.
+    assert tiers["ask"]["had_a_request"] >= 0.85
+    assert result["human_share"] <= 0.50  # the price of fewer duplicates, bounded
