@@ -157,8 +157,14 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
             return _error(413, f"request body over {MAX_BODY_BYTES // 1024} KiB")
         try:
             payload = json.loads(body.decode("utf-8"))
+            # A "\ud800" escape decodes to a lone surrogate, which no database stores as UTF-8.
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return _error(400, f"malformed JSON: {exc}")
+        except UnicodeEncodeError:
+            return _error(400, "malformed JSON: a \\u escape is not valid unicode")
+        except RecursionError:  # thousands of nested brackets fit in 64 KiB
+            return _error(400, "malformed JSON: nested too deeply")
         if not isinstance(payload, dict):
             return _error(422, "validation failed", errors=["the body must be a JSON object"])
         try:

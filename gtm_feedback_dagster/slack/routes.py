@@ -252,7 +252,9 @@ def _ephemeral(text: str) -> JSONResponse:
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        # Lone surrogates ("\ud800" escapes) cannot be stored as UTF-8: refuse them here.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):  # RecursionError: deep nesting
         raise PayloadError("body is not JSON") from None
     if not isinstance(data, dict):
         raise PayloadError("body is not a JSON object")

@@ -75,10 +75,12 @@ def run_child(
     *,
     subprocess_mode: bool = False,
     on_start: Any = None,
+    while_running: Any = None,
 ) -> ChildRun:
     """Runs the spec's job in a child; SIGKILLs it `kill_after` seconds after the job started
-    (None: let it finish). `on_start(pid)` is called once the child is running (e.g. to arm
-    the Slack stand-in's kill switch)."""
+    (None: let it finish). `on_start(pid)` is called once the child process exists (e.g. to arm
+    the Slack stand-in's kill switch); `while_running()` once its job has started (e.g. to
+    restart the database under it)."""
     if subprocess_mode:
         return _run_subprocess(spec, kill_after, on_start)
     ctx = forkserver()
@@ -95,6 +97,8 @@ def run_child(
         process.join()
         raise RuntimeError(f"child never started; see {spec['log_path']}")
     begun = time.monotonic()
+    if while_running is not None:
+        while_running()
     killed = _wait_or_kill(process.pid, lambda t: process.join(t), process.is_alive, kill_after)
     process.join(RUN_TIMEOUT)
     if process.is_alive():
@@ -104,6 +108,32 @@ def run_child(
     ran_for = time.monotonic() - begun
     exit_code = process.exitcode
     return ChildRun(killed or exit_code == -signal.SIGKILL, exit_code, ran_for, process.pid)
+
+
+def run_together(specs: list[dict[str, Any]]) -> list[ChildRun]:
+    """Runs the specs' jobs in as many children at the same time (started back to back, then
+    all awaited): overlapping runs, not a kill."""
+    ctx = forkserver()
+    children = []
+    for spec in specs:
+        started = ctx.Event()
+        process = ctx.Process(target=_entry, args=(json.dumps(spec), started))
+        process.start()
+        children.append((process, started))
+    begun = time.monotonic()
+    for process, started in children:
+        if not started.wait(START_TIMEOUT):
+            raise RuntimeError("a child never started")
+    runs = []
+    for process, _ in children:
+        process.join(RUN_TIMEOUT)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        runs.append(
+            ChildRun(False, process.exitcode, time.monotonic() - begun, process.pid or 0)
+        )
+    return runs
 
 
 def _entry(spec_json: str, started: Any) -> None:
