@@ -116,23 +116,42 @@ def _summary(settings: Settings) -> dict[str, Any]:
                 select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
             ).all()
         )
-        # The demo generator records each entry's true request: measure routing against it.
+        # The demo generator records each entry's true request (and need): measure routing
+        # against it. An entry attached to a request that routing created from an earlier entry
+        # counts as right when both entries express the same need.
         rows = session.execute(
-            select(Feedback.match_type, Feedback.meta, Request.external_id)
+            select(Feedback.match_type, Feedback.meta, Request.external_id, Request.meta)
             .outerjoin(Request, Request.id == Feedback.request_id)
             .where(Feedback.match_type.in_(("auto", "new_request")))
         ).all()
+        origin_ids = {
+            req_meta.get("from_feedback_id")
+            for _, _, _, req_meta in rows
+            if isinstance(req_meta, dict) and req_meta.get("from_feedback_id")
+        }
+        origin_topic = dict(
+            (entry_id, meta.get("truthTopic") if isinstance(meta, dict) else None)
+            for entry_id, meta in session.execute(
+                select(Feedback.id, Feedback.meta).where(Feedback.id.in_(origin_ids))
+            ).all()
+        )
         pending_truth = session.execute(
             select(Feedback.meta).where(Feedback.status == "awaiting_approval")
         ).all()
-    auto_right = auto_total = new_right = new_total = 0
-    for match_type, meta, external_id in rows:
+    auto_right = auto_total = auto_dup = new_right = new_total = 0
+    for match_type, meta, external_id, req_meta in rows:
         if not isinstance(meta, dict) or "truthRequestId" not in meta:
             continue
         truth = meta.get("truthRequestId")
         if match_type == "auto":
             auto_total += 1
-            auto_right += int(truth is not None and truth == external_id)
+            origin = (req_meta or {}).get("from_feedback_id") if external_id is None else None
+            if origin is not None:
+                same_need = origin_topic.get(origin) == meta.get("truthTopic")
+                auto_right += int(same_need)
+                auto_dup += 1
+            else:
+                auto_right += int(truth is not None and truth == external_id)
         else:
             new_total += 1
             new_right += int(truth is None)
@@ -149,6 +168,7 @@ def _summary(settings: Settings) -> dict[str, Any]:
         "asked_with_a_true_request": asked_with_truth,
         "outbox": outbox,
         "auto_attached_correct": [auto_right, auto_total],
+        "auto_attached_to_routing_created": auto_dup,
         "new_request_truly_new": [new_right, new_total],
     }
 
@@ -162,8 +182,14 @@ def _pct(pair: list[int]) -> str:
 @click.option("--seed", default=7, show_default=True, help="Seed of the demo data generator.")
 @click.option("--scale", default=1, show_default=True, type=click.IntRange(1, 100))
 @click.option("--skip-assets", is_flag=True, help="Route only; do not materialize assets.")
+@click.option(
+    "--entries",
+    type=click.IntRange(1),
+    default=None,
+    help="Load only the first N feedback entries (a quick look; the default loads all).",
+)
 @click.pass_context
-def demo(ctx: click.Context, seed: int, scale: int, skip_assets: bool) -> None:
+def demo(ctx: click.Context, seed: int, scale: int, skip_assets: bool, entries: int | None) -> None:
     """Load the demo data, route it, build every asset and print a summary."""
     from gtm_feedback_dagster.commands.routing import route
     from gtm_feedback_dagster.instance import ensure_dagster_home
@@ -177,6 +203,8 @@ def demo(ctx: click.Context, seed: int, scale: int, skip_assets: bool) -> None:
     db.upgrade(settings.database_url)
 
     path, data = _load_dataset(settings, seed, scale)
+    if entries is not None:
+        data = {**data, "feedback": data["feedback"][:entries]}
     click.echo(f"importing {path.name} (as `gtm-feedback migrate-reference --route` would)")
     imported = import_reference(settings.database_url, data, route=True)
     created = {kind: counts.created for kind, counts in imported.counts.items()}
@@ -204,13 +232,15 @@ def demo(ctx: click.Context, seed: int, scale: int, skip_assets: bool) -> None:
         "routing outcome:     "
         f"auto-attached {match.get('auto', 0)} (≥ {settings.auto_attach_threshold:.2f}), "
         f"asked the submitter {summary['pending_approvals']} "
-        f"({settings.ask_threshold:.2f}–{settings.auto_attach_threshold:.2f}), "
+        f"({settings.ask_threshold:.2f}–{settings.auto_attach_threshold:.2f}; "
+        f"{summary['asked_with_a_true_request']} of them truly have a request), "
         f"new requests {match.get('new_request', 0)} (< {settings.ask_threshold:.2f}), "
         f"imported as routed {match.get('manual', 0)}"
     )
     click.echo(
         "against the truth:   "
-        f"auto-attached to the true request {_pct(summary['auto_attached_correct'])}; "
+        f"auto-attached to the right request {_pct(summary['auto_attached_correct'])} "
+        f"({summary['auto_attached_to_routing_created']} to requests routing created); "
         f"new requests that truly had none {_pct(summary['new_request_truly_new'])}"
     )
     click.echo(f"Slack outbox:        {summary['outbox']} (see `gtm-feedback outbox`)")
