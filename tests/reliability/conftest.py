@@ -13,7 +13,7 @@ from tests.reliability.world import Templates, build_templates
 from tests.standins.openai_standin import OpenAIStandin
 
 # A realistic routing batch: the default route_batch_size is 200.
-BATCH_ENTRIES = scaled(120, 200)
+BATCH_ENTRIES = scaled(80, 200)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ first measure a job's duration and then spread its kill delays over it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -121,7 +122,7 @@ def run_together(specs: list[dict[str, Any]]) -> list[ChildRun]:
         process.start()
         children.append((process, started))
     begun = time.monotonic()
-    for process, started in children:
+    for _process, started in children:
         if not started.wait(START_TIMEOUT):
             raise RuntimeError("a child never started")
     runs = []
@@ -130,9 +131,7 @@ def run_together(specs: list[dict[str, Any]]) -> list[ChildRun]:
         if process.is_alive():
             process.kill()
             process.join()
-        runs.append(
-            ChildRun(False, process.exitcode, time.monotonic() - begun, process.pid or 0)
-        )
+        runs.append(ChildRun(False, process.exitcode, time.monotonic() - begun, process.pid or 0))
     return runs
 
 
@@ -177,10 +176,8 @@ def _run_subprocess(spec: dict[str, Any], kill_after: float | None, on_start: An
     begun = time.monotonic()
 
     def join(timeout: float) -> None:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
 
     killed = _wait_or_kill(process.pid, join, lambda: process.poll() is None, kill_after)
     exit_code = process.wait(RUN_TIMEOUT)

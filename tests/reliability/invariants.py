@@ -67,10 +67,9 @@ def routing(url: str, entry_ids: Sequence[int] | None = None) -> list[str]:
     created_from = Counter(
         (meta or {}).get("from_feedback_id") for _, meta, by_routing in requests if by_routing
     )
-    problems += [
-        f"entry {i} created {n} requests" for i, n in created_from.items() if i and n > 1
-    ]
+    problems += [f"entry {i} created {n} requests" for i, n in created_from.items() if i and n > 1]
     pending_approval = {a.feedback_id for a in approvals if a.status == "pending"}
+    follower_pairs = set(followers)
     request_ids = {r.id for r in requests}
     for entry in entries:
         where = f"entry {entry.id} ({entry.status}/{entry.match_type})"
@@ -88,9 +87,12 @@ def routing(url: str, entry_ids: Sequence[int] | None = None) -> list[str]:
         if entry.request_id not in request_ids:
             problems.append(f"{where}: attached to missing request {entry.request_id}")
             continue
-        if entry.match_type in ("auto", "new_request", "approved") and entry.submitter_id:
-            if (entry.submitter_id, entry.request_id) not in set(followers):
-                problems.append(f"{where}: submitter does not follow request {entry.request_id}")
+        if (
+            entry.match_type in ("auto", "new_request", "approved")
+            and entry.submitter_id
+            and (entry.submitter_id, entry.request_id) not in follower_pairs
+        ):
+            problems.append(f"{where}: submitter does not follow request {entry.request_id}")
         if entry.match_type == "new_request":
             if created_from[entry.id] != 1:
                 problems.append(f"{where}: created {created_from[entry.id]} requests")

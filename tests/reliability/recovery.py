@@ -151,7 +151,7 @@ class Recovery:
     def execute(self, job: dg.JobDefinition, request: dg.RunRequest) -> bool:
         result = job.execute_in_process(
             run_config=request.run_config,
-            instance=self.stack.instance,
+            instance=self.stack.run_instance,
             resources=self.stack.resources(),
             tags={k: v for k, v in request.tags.items() if not k.startswith("dagster/")},
             raise_on_error=False,

@@ -72,6 +72,14 @@ class Stack:
     upstash: UpstashStandin | None = None
     logs: list[Path] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)  # resources replaced in this process
+    # Where this process records the runs it executes while recovering. On SQLite worlds an
+    # in-memory instance (fast; those runs always finish, nothing needs to find them later);
+    # on PostgreSQL worlds the shared instance, so Dagster's own storage is exercised too.
+    recovery_instance: dg.DagsterInstance | None = None
+
+    @property
+    def run_instance(self) -> dg.DagsterInstance:
+        return self.recovery_instance or self.instance
 
     def resources(self) -> dict[str, Any]:
         return {**resources_from_env(), **self.overrides}
@@ -114,9 +122,20 @@ def open_stack(
         env = app_env(url, home, slack, openai, upstash_server)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
+        recovery_instance = None
         if instance is None:
             instance = stack.enter_context(dg.instance_for_test(temp_dir=str(home / "dagster")))
-        yield Stack(url, home, slack, openai, instance, env, upstash_server)
+            recovery_instance = dg.DagsterInstance.ephemeral()
+        yield Stack(
+            url,
+            home,
+            slack,
+            openai,
+            instance,
+            env,
+            upstash_server,
+            recovery_instance=recovery_instance,
+        )
         # Stand-in bugs must fail the test, not hide behind a retrying client.
         for server in (slack, openai, upstash_server):
             if server is not None:

@@ -35,7 +35,6 @@ from tests.reliability.scale import scaled
 from tests.slack.support import (
     SIGNING_SECRET,
     approval_click,
-    interaction_body,
     json_body,
     reaction_event,
     sign,
@@ -56,14 +55,31 @@ MAX_TEXT = 5000
 
 any_text = st.text(max_size=300)  # all of unicode but surrogates: emoji, RTL, combining, NUL
 scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | any_text
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | any_text
 )
 json_values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4), max_leaves=12
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
+    max_leaves=12,
 )
-FIELDS = ["customer_pain", "text", "severity", "account", "submitter", "opportunity", "links", "external_id"]
+FIELDS = [
+    "customer_pain",
+    "text",
+    "severity",
+    "account",
+    "submitter",
+    "opportunity",
+    "links",
+    "external_id",
+]
 payloads = st.dictionaries(st.sampled_from(FIELDS) | any_text, json_values, max_size=8)
-severities = st.sampled_from(["low", "medium", "high", "Nice to have", "significant pain", "DEALBREAKER"])
+severities = st.sampled_from(
+    ["low", "medium", "high", "Nice to have", "significant pain", "DEALBREAKER"]
+)
 valid_pains = st.text(min_size=1, max_size=MAX_TEXT).filter(
     lambda t: 0 < len(t.replace("\x00", "").strip()) <= MAX_TEXT
 )
@@ -165,7 +181,13 @@ def test_api_raw_bodies_and_content_types(service: TestClient, app_db: str) -> N
             ]
         ),
         content_type=st.sampled_from(
-            ["application/json", "text/plain", "application/x-www-form-urlencoded", "", "application/vnd.api+json"]
+            [
+                "application/json",
+                "text/plain",
+                "application/x-www-form-urlencoded",
+                "",
+                "application/vnd.api+json",
+            ]
         ),
     )
     def check(body: bytes, content_type: str) -> None:
@@ -182,7 +204,12 @@ def test_api_raw_bodies_and_content_types(service: TestClient, app_db: str) -> N
 
 def test_api_huge_bodies_are_refused_before_they_are_read(service: TestClient, app_db: str) -> None:
     for size in (MAX_TEXT + 1, 70_000, 2_000_000):
-        payload = {"customer_pain": "x" * size, "severity": "low", "account": "Acme", "submitter": "ann@example.com"}
+        payload = {
+            "customer_pain": "x" * size,
+            "severity": "low",
+            "account": "Acme",
+            "submitter": "ann@example.com",
+        }
         response = service.post("/api/feedback", json=payload, headers=AUTH)
         assert response.status_code in (413, 422), (size, response.status_code)
     assert entries(app_db, Feedback.status == "pending") == 0
@@ -194,7 +221,12 @@ def test_api_wrong_tokens_are_refused_and_store_nothing(service: TestClient, app
     def check(token: str, scheme: str) -> None:
         assume(token != API_TOKEN)
         headers = {"Authorization": f"{scheme} {token}".strip()}
-        body = {"customer_pain": "valid", "severity": "low", "account": "Acme", "submitter": "ann@example.com"}
+        body = {
+            "customer_pain": "valid",
+            "severity": "low",
+            "account": "Acme",
+            "submitter": "ann@example.com",
+        }
         response = service.post("/api/feedback", json=body, headers=headers)
         assert response.status_code == 401, response.text
         assert token not in response.text or len(token) < 4
@@ -231,10 +263,23 @@ def slack_bodies(draw: Any) -> tuple[str, bytes, str]:
     if kind == "json":
         return path, json.dumps(draw(json_values)).encode(), "application/json"
     if kind == "form":
-        fields = draw(st.dictionaries(st.sampled_from(["payload", "command", "text", "user_id", "response_url", "trigger_id"]) | any_text, any_text, max_size=6))
+        fields = draw(
+            st.dictionaries(
+                st.sampled_from(
+                    ["payload", "command", "text", "user_id", "response_url", "trigger_id"]
+                )
+                | any_text,
+                any_text,
+                max_size=6,
+            )
+        )
         if draw(st.booleans()):
-            payload = approval_click(draw(st.integers()), draw(st.sampled_from(["approve", "decline"])))
-            payload[draw(st.sampled_from(["actions", "user", "container", "type"]))] = draw(json_values)
+            payload = approval_click(
+                draw(st.integers()), draw(st.sampled_from(["approve", "decline"]))
+            )
+            payload[draw(st.sampled_from(["actions", "user", "container", "type"]))] = draw(
+                json_values
+            )
             fields["payload"] = json.dumps(payload)
         return path, urlencode(fields).encode(), "application/x-www-form-urlencoded"
     return "/slack/events", _mutated_event(draw), "application/json"
@@ -245,7 +290,9 @@ def test_slack_signed_garbage_gets_4xx_or_ok(service: TestClient) -> None:
     @given(case=slack_bodies())
     def check(case: tuple[str, bytes, str]) -> None:
         path, body, content_type = case
-        response = service.post(path, content=body, headers={"Content-Type": content_type, **sign(body)})
+        response = service.post(
+            path, content=body, headers={"Content-Type": content_type, **sign(body)}
+        )
         assert_4xx_or_ok(response.status_code, response.text)
 
     check()
@@ -258,14 +305,18 @@ def test_slack_forged_stale_and_wrong_secret_signatures_are_refused(
     @given(
         path=st.sampled_from(SLACK_PATHS),
         signature=header_safe,
-        age=st.integers(min_value=301, max_value=10**9) | st.integers(min_value=-(10**9), max_value=-301),
+        age=st.integers(min_value=301, max_value=10**9)
+        | st.integers(min_value=-(10**9), max_value=-301),
         secret=st.text(min_size=1, max_size=40),
         how=st.sampled_from(["forged", "stale", "wrong_secret", "missing"]),
     )
     def check(path: str, signature: str, age: int, secret: str, how: str) -> None:
         body = json_body(reaction_event("EvFORGED01"))
         if how == "forged":
-            headers = {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": signature}
+            headers = {
+                "X-Slack-Request-Timestamp": str(int(time.time())),
+                "X-Slack-Signature": signature,
+            }
         elif how == "stale":
             headers = sign(body, timestamp=int(time.time()) - age)
         elif how == "wrong_secret":
@@ -273,7 +324,9 @@ def test_slack_forged_stale_and_wrong_secret_signatures_are_refused(
             headers = sign(body, secret=secret)
         else:
             headers = {}
-        response = service.post(path, content=body, headers={"Content-Type": "application/json", **headers})
+        response = service.post(
+            path, content=body, headers={"Content-Type": "application/json", **headers}
+        )
         assert response.status_code == 401, (how, response.status_code, response.text)
 
     check()
@@ -318,7 +371,9 @@ def test_cli_submit_with_arbitrary_text(service: TestClient, app_db: str) -> Non
     check()
 
 
-GOOD_ROW = '"Row {i}: export to PDF times out for board packs, case {i}",medium,Acme,ann@example.com'
+GOOD_ROW = (
+    '"Row {i}: export to PDF times out for board packs, case {i}",medium,Acme,ann@example.com'
+)
 
 
 @st.composite
@@ -332,7 +387,9 @@ def messy_csv(draw: Any) -> tuple[bytes, int]:
             valid += 1
         else:
             garbage = draw(
-                st.sampled_from([b"\xff\xfe\xfa broken bytes", b'"never closed, medium', b"a,b", b"x" * 5])
+                st.sampled_from(
+                    [b"\xff\xfe\xfa broken bytes", b'"never closed, medium', b"a,b", b"x" * 5]
+                )
                 | st.binary(max_size=80)
                 | any_text.map(lambda t: t.replace("\n", " ").encode())
             )

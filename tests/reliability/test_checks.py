@@ -26,7 +26,9 @@ def test_routing_check_reports_each_kind_of_violation(templates: Templates, tmp_
             select(Feedback).where(Feedback.match_type == "new_request").limit(1)
         ).one()
         asked = session.scalars(select(Approval).limit(1)).one()
-        attached = session.scalars(select(Feedback).where(Feedback.match_type == "auto").limit(1)).one()
+        attached = session.scalars(
+            select(Feedback).where(Feedback.match_type == "auto").limit(1)
+        ).one()
         request = session.get(Request, created.request_id)
         assert request is not None
         # A second request created for the same entry (half of a double create) ...
@@ -41,7 +43,11 @@ def test_routing_check_reports_each_kind_of_violation(templates: Templates, tmp_
         )
         # ... a second approval for an entry ...
         other = session.scalars(select(Request.id).where(Request.id != asked.request_id)).first()
-        session.add(Approval(feedback_id=asked.feedback_id, request_id=other, confidence=0.5, status="pending"))
+        session.add(
+            Approval(
+                feedback_id=asked.feedback_id, request_id=other, confidence=0.5, status="pending"
+            )
+        )
         # ... an entry left pending, and a message left queued.
         session.execute(update(Feedback).where(Feedback.id == attached.id).values(status="pending"))
         session.execute(update(OutboxMessage).where(OutboxMessage.id == 1).values(status="queued"))
@@ -67,7 +73,9 @@ def test_slack_ledger_reports_duplicates_and_missing_messages(
         assert not clean.duplicates and not clean.missing
         # One message sent again behind the outbox's back, one recorded as sent but never sent.
         with session_scope(url) as session:
-            first, second = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id).limit(2))
+            first, second = session.scalars(
+                select(OutboxMessage).order_by(OutboxMessage.id).limit(2)
+            )
             client = SlackClient(slack.token, base_url=slack.api_url)
             client.post_message(first.slack_channel or "", first.text, first.blocks)
             session.execute(

@@ -21,7 +21,7 @@ from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Feedback, SlackInbox
 from tests.reliability import invariants
 from tests.reliability.crash import run_together, spec_for
-from tests.reliability.load import API_TOKEN, ACCOUNT, SUBMITTER, seed, serving
+from tests.reliability.load import ACCOUNT, API_TOKEN, SUBMITTER, seed, serving
 from tests.reliability.recovery import Recovery
 from tests.reliability.report import record
 from tests.reliability.slack_ledger import compare
@@ -120,11 +120,17 @@ async def _same_request_many_times(base: str) -> tuple[Counter[int], Counter[int
     return Counter(events), Counter(api)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_the_same_event_and_submission_at_once_are_stored_once(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'intake.db'}" if backend == "sqlite" else request.getfixturevalue("pg_empty_url")
+    url = (
+        f"sqlite:///{tmp_path / 'intake.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("pg_empty_url")
+    )
     seed(url)
     with serving(url, tmp_path) as base:
         events, api = asyncio.run(_same_request_many_times(base))
@@ -133,11 +139,18 @@ def test_the_same_event_and_submission_at_once_are_stored_once(
     with session_scope(url) as session:
         inbox = session.scalar(select(func.count()).select_from(SlackInbox))
         entries = session.scalar(
-            select(func.count()).select_from(Feedback).where(Feedback.external_id == "crm-case-4711")
+            select(func.count())
+            .select_from(Feedback)
+            .where(Feedback.external_id == "crm-case-4711")
         )
     assert (inbox, entries) == (1, 1)
     db.engine_for.cache_clear()
-    record("concurrency", case=f"{COPIES} copies of one event and one API entry at once", db=backend, stored=1)
+    record(
+        "concurrency",
+        case=f"{COPIES} copies of one event and one API entry at once",
+        db=backend,
+        stored=1,
+    )
 
 
 def test_the_same_csv_file_imported_twice_at_once(tmp_path: Path) -> None:
@@ -174,4 +187,9 @@ def test_the_same_csv_file_imported_twice_at_once(tmp_path: Path) -> None:
         )
     assert stored == 300
     db.engine_for.cache_clear()
-    record("concurrency", case="one CSV file imported by two processes at once", rows=300, stored=stored)
+    record(
+        "concurrency",
+        case="one CSV file imported by two processes at once",
+        rows=300,
+        stored=stored,
+    )

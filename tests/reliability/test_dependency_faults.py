@@ -60,7 +60,7 @@ def route_once(stack: Stack, recovery: Recovery) -> dg.ExecuteInProcessResult:
     (request,) = recovery.tick("new_feedback")
     return route_feedback_job.execute_in_process(
         run_config=request.run_config,
-        instance=stack.instance,
+        instance=stack.run_instance,
         resources=stack.resources(),
         raise_on_error=False,
     )
@@ -84,7 +84,9 @@ def test_slack_faults_are_retried_and_a_gone_user_waits_for_a_fix(
         # The first deliveries meet, in order: 429s beyond the client's own two retries (the
         # message backs off for Retry-After), 500s within them, 503s beyond them, and one call
         # that outlives the client's timeout (answered by Slack later: see below).
-        slack.fail_next(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}, path=post, times=3)
+        slack.fail_next(
+            429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "0"}, path=post, times=3
+        )
         slack.fail_next(500, "upstream error", content_type="text/html", path=post, times=2)
         slack.fail_next(503, {"ok": False, "error": "service_unavailable"}, path=post, times=3)
         slack.fail_next(delay=2.5, path=post)
@@ -228,7 +230,8 @@ def test_llm_faults_fall_back_to_the_calibrated_path(
         assert invariants.routing(url) == []
         with session_scope(url) as session:
             methods = Counter(
-                (m or {}).get("routing", {}).get("method") for m in session.scalars(select(Feedback.meta))
+                (m or {}).get("routing", {}).get("method")
+                for m in session.scalars(select(Feedback.meta))
             )
         assert methods["calibrated"] >= 2, methods  # the failed and the garbled answers
     record("faults", dependency="llm", injected={"500": 3, "malformed": 2}, methods=dict(methods))

@@ -22,7 +22,9 @@ from tests.reliability.scale import FULL, scaled
             "postgres",
             marks=[
                 pytest.mark.postgres,
-                pytest.mark.skipif(not FULL, reason="full run only (CI loads PostgreSQL elsewhere)"),
+                pytest.mark.skipif(
+                    not FULL, reason="full run only (CI loads PostgreSQL elsewhere)"
+                ),
             ],
         ),
     ],

@@ -105,11 +105,16 @@ def _route_under(
     if final.duplicates != window:
         problems.append(f"sent twice outside the crash window: {dict(final.duplicates - window)}")
     assert problems == [], problems
-    return child.exit_code, sum(interruptions), ran, {
-        "messages": final.expected,
-        "window_hits": sum(window.values()),
-        "recovery_runs": recovery.runs,
-    }
+    return (
+        child.exit_code,
+        sum(interruptions),
+        ran,
+        {
+            "messages": final.expected,
+            "window_hits": sum(window.values()),
+            "recovery_runs": recovery.runs,
+        },
+    )
 
 
 @pytest.mark.postgres

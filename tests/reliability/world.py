@@ -322,7 +322,9 @@ def post_slack_responses(
         _post(client, "/slack/commands", form_body(fields), _FORM)
         posted += 1
     with session_scope(url) as session:
-        shipped_ids = list(session.scalars(select(Request.id).where(Request.slug.in_(shipped_slugs))))
+        shipped_ids = list(
+            session.scalars(select(Request.id).where(Request.slug.in_(shipped_slugs)))
+        )
     return SlackInputs(approved, declined, threads, views, sorted(shipped_ids), posted)
 
 
@@ -334,5 +336,3 @@ def _demo_texts(rng: Random, count: int) -> list[str]:
     feedback = generate_demo_dataset(seed=7, scale=1)["feedback"]
     pool = [f["description"] for f in feedback[1000:1500]]
     return [rng.choice(pool) for _ in range(count)]
-
-
