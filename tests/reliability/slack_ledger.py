@@ -41,6 +41,7 @@ class LedgerSlackStandin(SlackStandin):
         self.accepted: list[Key] = []
         self._ledger_lock = threading.Lock()
         self._inflight = 0
+        self._local = threading.local()
         self._victim_pid: int | None = None
         self._kill_at: int | None = None
         self._accepted_since_armed = 0
@@ -59,8 +60,14 @@ class LedgerSlackStandin(SlackStandin):
         with self._ledger_lock:
             self._victim_pid = self._kill_at = None
 
-    def wait_idle(self, timeout: float = 5.0) -> None:
-        """Until no request is being handled (a dead client's last call is fully recorded)."""
+    def reset_ledger(self) -> None:
+        """Forget the messages accepted so far (a new trial on the same world)."""
+        with self._ledger_lock:
+            self.accepted.clear()
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Until no request is being handled (a dead client's last call is fully recorded, a
+        delayed answer has been given)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._ledger_lock:
@@ -71,9 +78,22 @@ class LedgerSlackStandin(SlackStandin):
 
     # -- recording --------------------------------------------------------------------------------
 
-    def handle(self, request: RecordedRequest) -> Response:
+    def _sleep(self, seconds: float) -> None:
+        # A delayed request (a scripted slow answer) is in flight while it sleeps; handle()
+        # closes it. (Only delays answered normally are used with this stand-in.)
+        if seconds <= 0:
+            return
         with self._ledger_lock:
             self._inflight += 1
+        self._local.counted = True
+        super()._sleep(seconds)
+
+    def handle(self, request: RecordedRequest) -> Response:
+        counted = getattr(self._local, "counted", False)
+        self._local.counted = False
+        if not counted:
+            with self._ledger_lock:
+                self._inflight += 1
         try:
             response = super().handle(request)
             key = self._message_key(request, response)

@@ -56,6 +56,14 @@ def _overlapping_runs(stack, url: str, label: str) -> dict[str, int]:  # type: i
     ]
     runs = run_together(specs)
     assert [r.exit_code for r in runs] == [0, 0], [s["log_path"] for s in specs]
+    # The two runs really overlapped in time (else this would prove nothing).
+    records = stack.instance.get_run_records(
+        filters=dg.RunsFilter(job_name="route_feedback_job", tags={"gtm/reliability": "child"})
+    )
+    assert len(records) == 2
+    first, second = sorted(records, key=lambda r: r.start_time or 0)
+    assert second.start_time is not None and first.end_time is not None
+    assert second.start_time < first.end_time, "the runs did not overlap"
     left = Recovery(stack).drain()
     problems = invariants.routing(url, ids) + invariants.outbox_delivered(url)
     final = compare(stack.slack, url)

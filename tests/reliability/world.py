@@ -279,7 +279,7 @@ def post_slack_responses(
         (approved if decision == "approve" else declined).append(approval_id)
         posted += 1
 
-    texts = _demo_texts(rng, per_kind * 3)
+    texts = demo_texts(rng, per_kind * 3)
     threads: list[tuple[str, str]] = []
     for i in range(per_kind):
         root = f"1700000{i:03d}.000100"
@@ -331,7 +331,7 @@ def post_slack_responses(
 _FORM = "application/x-www-form-urlencoded"
 
 
-def _demo_texts(rng: Random, count: int) -> list[str]:
+def demo_texts(rng: Random, count: int) -> list[str]:
     """Customer-pain sentences from the demo data beyond the imported batch."""
     feedback = generate_demo_dataset(seed=7, scale=1)["feedback"]
     pool = [f["description"] for f in feedback[1000:1500]]
