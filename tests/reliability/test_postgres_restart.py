@@ -29,7 +29,7 @@ from tests.reliability.slack_ledger import compare
 from tests.reliability.stack import Stack, open_stack
 from tests.reliability.world import add_slack_people, seed_pending_world
 
-ENTRIES = 120 if not FULL else 200
+ENTRIES = 60 if not FULL else 200
 CUT_SECONDS = 4.0
 
 
