@@ -164,7 +164,9 @@ def headline(name: str, r: dict[str, Any]) -> str:
             return (
                 f"knn_edges {knn['knn_edges_seconds']['median']} s vs faiss "
                 f"{knn['faiss_seconds']['median']} s (x{knn['ratio']['median']}, identical: "
-                f"{knn['identical']}); asset full {r['asset']['full_seconds']['median']} s, "
+                f"{knn['identical']}; block {knn['wide_block']['block_size']}: "
+                f"x{knn['wide_block']['ratio']['median']}); asset full "
+                f"{r['asset']['full_seconds']['median']} s, "
                 f"incremental {r['asset']['incremental_seconds']['median']} s "
                 f"({r['asset']['incremental_share']['median']:.1%})"
             )

@@ -25,7 +25,7 @@ from tests.reliability.load import ACCOUNT, API_TOKEN, SUBMITTER, seed, serving
 from tests.reliability.recovery import Recovery
 from tests.reliability.report import record
 from tests.reliability.slack_ledger import compare
-from tests.reliability.stack import open_stack
+from tests.reliability.stack import Stack, open_stack
 from tests.reliability.world import (
     Templates,
     add_slack_people,
@@ -40,7 +40,7 @@ OVERLAPPING_BATCH = 60
 COPIES = 40  # the same request sent this many times at once
 
 
-def _overlapping_runs(stack, url: str, label: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _overlapping_runs(stack: Stack, url: str, label: str) -> dict[str, int]:
     ids = pending_ids(url)[:OVERLAPPING_BATCH]
     half = len(ids) // 2
     batches = [ids[: half + half // 2], ids[half // 2 :]]  # a third of the ids in both

@@ -65,9 +65,9 @@ from tests.reliability.world import (
     ship_requests,
 )
 
-SLACK_INPUTS_PER_KIND = scaled(3, 6)
+SLACK_INPUTS_PER_KIND = scaled(2, 6)
 SHIPPED_REQUESTS = scaled(5, 12)
-LOCAL_MODEL_BATCH = scaled(30, 120)  # each new request is embedded by the model: keep CI short
+LOCAL_MODEL_BATCH = scaled(20, 120)  # each new request is embedded by the model: keep CI short
 
 
 # ---------------------------------------------------------------------------- scenarios

@@ -30,7 +30,7 @@ from tests.reliability.stack import Stack, open_stack
 from tests.reliability.world import add_slack_people, seed_pending_world
 
 ENTRIES = 60 if not FULL else 200
-CUT_SECONDS = 4.0
+CUT_SECONDS = 2.5 if not FULL else 4.0
 
 
 def _terminate_backends(server_url: str, databases: list[str]) -> int:
