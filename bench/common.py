@@ -82,6 +82,7 @@ class BenchConfig:
     work_dir: Path = DEFAULT_CACHE_DIR / "work"
     # Routing: cap on the entries routed per repeat (None = all of the scale's entries).
     routing_entries: int | None = None
+    route_batch_size: int | None = None  # GTM_FEEDBACK_ROUTE_BATCH_SIZE; None = the default 200
     profile_routing: bool = False
     # Intake load: total requests per repeat, client concurrency, time bound per repeat.
     intake_requests: int = 2000

@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--routing-entries", type=int, default=None, help="route an even sample of N entries"
     )
     parser.add_argument(
+        "--route-batch-size", type=int, default=None, help="GTM_FEEDBACK_ROUTE_BATCH_SIZE"
+    )
+    parser.add_argument(
         "--profile-routing", action="store_true", help="cProfile the first routing repeat"
     )
     parser.add_argument("--intake-requests", type=int, default=2000)
@@ -112,6 +115,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         cache_dir=cache_dir,
         work_dir=cache_dir / ("work-smoke" if args.smoke else "work"),
         routing_entries=args.routing_entries,
+        route_batch_size=args.route_batch_size,
         profile_routing=args.profile_routing,
         intake_requests=20 if args.smoke else args.intake_requests,
         intake_concurrency=4 if args.smoke else args.intake_concurrency,
