@@ -19,7 +19,6 @@ import platform
 import shutil
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -432,7 +431,3 @@ def write_results(results: dict[str, Any], out_dir: Path, label: str) -> Path:
     path = out_dir / f"{stamp}-{label}.json"
     path.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     return path
-
-
-def python_command(*args: str) -> list[str]:
-    return [sys.executable, *args]

@@ -21,7 +21,6 @@ from bench.common import (
     import_dataset,
     remove_sqlite,
     schema_fingerprint,
-    sqlite_url,
     store_random_vectors,
 )
 from bench.steady_state import DueWork, build_steady_state
@@ -87,7 +86,3 @@ def steady_database(cfg: BenchConfig, scale: int | None = None) -> tuple[Path, D
         remove_sqlite(path)
         path = cached_database(cfg, name, build, parent=parent)
     return path, DueWork.load(plan_path)
-
-
-def url_of(path: Path) -> str:
-    return sqlite_url(path)

@@ -28,8 +28,10 @@ from bench.common import (
     OFFLINE_ENV,
     QUIET_LOGS,
     BenchConfig,
+    median,
     release,
     rss_mib,
+    summary,
     working_copy,
 )
 from bench.databases import steady_database
@@ -194,36 +196,52 @@ def run(cfg: BenchConfig) -> dict[str, Any]:
     from gtm_feedback_dagster.definitions import defs
 
     template, plan = steady_database(cfg)
-    url = working_copy(template, cfg.work_dir / "memory.db")
-    refresh_due_work(url, plan)
-    plans = job_plans(url, plan)
-    with session_scope(url) as session:
-        slugs = list(session.scalars(select(ProductArea.slug)))
-    release(url)
     defined = sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__"))
-    names = list(SMOKE_JOBS) if cfg.smoke else [n for n in plans if n in defined]
     home = cfg.work_dir / "memory-home"
     (home / "dagster_home").mkdir(parents=True, exist_ok=True)
-    jobs: dict[str, Any] = {}
+    runs: dict[str, list[dict[str, Any]]] = {}
+    plans: dict[str, dict[str, Any]] = {}
     with BenchSlack() as slack:
-        env = {k: v for k, v in os.environ.items() if OFFLINE_ENV.get(k, "") is not None}
-        env.update({k: v for k, v in OFFLINE_ENV.items() if v is not None})
-        env.update(
-            GTM_FEEDBACK_HOME=str(home),
-            DAGSTER_HOME=str(home / "dagster_home"),
-            GTM_FEEDBACK_DATABASE_URL=url,
-            SLACK_BOT_TOKEN=FAKE_BOT_TOKEN,
-            GTM_FEEDBACK_SLACK_BASE_URL=slack.api_url,
-            PYTHONPATH=str(Path(__file__).resolve().parent.parent),
-        )
-        for name in names:
-            cfg.say(f"memory: {name} ({plans[name]['what']}) in a child process")
-            spec = {"job": name, **plans[name], "partitions": slugs}
-            outcome = run_child(spec, env)
-            outcome["what"] = plans[name]["what"]
-            outcome["target_met"] = outcome["peak_rss_mib"] <= TARGET_MIB
-            jobs[name] = outcome
+        for repeat in range(cfg.repeats):
+            # Jobs change the data they work on: every repeat starts from a fresh copy.
+            url = working_copy(template, cfg.work_dir / "memory.db")
+            refresh_due_work(url, plan)
+            plans = job_plans(url, plan)
+            with session_scope(url) as session:
+                slugs = list(session.scalars(select(ProductArea.slug)))
+            release(url)
+            names = list(SMOKE_JOBS) if cfg.smoke else [n for n in plans if n in defined]
+            env = {k: v for k, v in os.environ.items() if OFFLINE_ENV.get(k, "") is not None}
+            env.update({k: v for k, v in OFFLINE_ENV.items() if v is not None})
+            env.update(
+                GTM_FEEDBACK_HOME=str(home),
+                DAGSTER_HOME=str(home / "dagster_home"),
+                GTM_FEEDBACK_DATABASE_URL=url,
+                SLACK_BOT_TOKEN=FAKE_BOT_TOKEN,
+                GTM_FEEDBACK_SLACK_BASE_URL=slack.api_url,
+                PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+            )
+            for name in names:
+                cfg.say(
+                    f"memory {repeat + 1}/{cfg.repeats}: {name} ({plans[name]['what']}) "
+                    "in a child process"
+                )
+                spec = {"job": name, **plans[name], "partitions": slugs}
+                runs.setdefault(name, []).append(run_child(spec, env))
         slack_calls = dict(slack.calls)
+    jobs: dict[str, Any] = {}
+    for name, outcomes in runs.items():
+        peaks = [o["peak_rss_mib"] for o in outcomes]
+        jobs[name] = {
+            "what": plans[name]["what"],
+            "success": all(o["success"] for o in outcomes),
+            "failures": [o["failure"] for o in outcomes if o["failure"]],
+            "peak_rss_mib": round(median(peaks), 1),
+            "peak_rss_mib_runs": peaks,
+            "baseline_rss_mib": round(median([o["baseline_rss_mib"] for o in outcomes]), 1),
+            "seconds": summary([o["seconds"] for o in outcomes], 2),
+            "target_met": median(peaks) <= TARGET_MIB,
+        }
     return {
         "scale": cfg.scale,
         "jobs": jobs,

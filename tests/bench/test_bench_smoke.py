@@ -39,6 +39,7 @@ def test_smoke_run_measures_every_benchmark(tmp_path: Path, local_embedder: Loca
 
     graph = bench["graph"]
     assert graph["knn"]["identical"] and graph["knn"]["edges"] > 0
+    assert graph["knn"]["wide_block"]["identical"]
     assert graph["stored_graph_identical"]
     assert graph["changed_per_update"] >= 1
 
@@ -52,6 +53,8 @@ def test_smoke_run_measures_every_benchmark(tmp_path: Path, local_embedder: Loca
         assert len(sensor["tick_seconds"]["runs"]) == 3, name
         assert sensor["plans"], f"{name} sent no SQL that could be explained"
     assert sensors["new_feedback_sensor"]["outcomes"][0].endswith("run request(s)")
+    indexed = sensors["firehose_sensor"]["with_proposed_indexes"]
+    assert not any(p["full_scans"] for p in indexed["plans"])
 
     memory = bench["memory"]["jobs"]["deliver_outbox_job"]
     assert memory["success"]
