@@ -31,8 +31,8 @@ import numpy as np
 from sqlalchemy import text
 
 from gtm_feedback_dagster.ai.embedders import Embedder
-from gtm_feedback_dagster.domain.demo_data import DEFAULT_NOW, generate_demo_dataset
-from gtm_feedback_dagster.intake.reference_import import import_reference
+from gtm_feedback_dagster.demo.generator import DEFAULT_NOW, generate_demo_dataset
+from gtm_feedback_dagster.feedback.reference_import import import_reference
 from gtm_feedback_dagster.store import db
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.vectors import plan_sync, upsert_vectors

@@ -23,17 +23,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder
-from gtm_feedback_dagster.domain.calibration import (
-    FEATURES,
-    PARAMS_VERSION,
-    CalibrationParams,
-    MatchParams,
-    fit_logistic,
-    params_path,
-)
-from gtm_feedback_dagster.routing.decide import Thresholds
-from gtm_feedback_dagster.routing.evaluation import (
+from bench.evaluation import (
     Evaluation,
     LabelledSet,
     MatchTable,
@@ -47,6 +37,16 @@ from gtm_feedback_dagster.routing.evaluation import (
     retrieve,
     subsample_catalogue,
 )
+from gtm_feedback_dagster.ai.embedders import LocalEmbedder
+from gtm_feedback_dagster.core.calibration import (
+    FEATURES,
+    PARAMS_VERSION,
+    CalibrationParams,
+    MatchParams,
+    fit_logistic,
+    params_path,
+)
+from gtm_feedback_dagster.routing.decide import Thresholds
 
 # Similarity-type features may only raise the confidence (monotonic in similarity).
 NONNEGATIVE = [FEATURES.index(f) for f in ("similarity", "margin", "lead_over_pack")]
@@ -189,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rerank_top_k=args.depth,
         fitted_at=datetime.now(UTC).strftime("%Y-%m-%d"),
         data={
-            "generator": "gtm_feedback_dagster.domain.demo_data.generate_demo_dataset",
+            "generator": "gtm_feedback_dagster.demo.generator.generate_demo_dataset",
             "train_seed": args.train_seed,
             "held_out_seed": args.test_seed,
             "scale": args.scale,

@@ -41,8 +41,13 @@ from bench.common import (
     working_copy,
 )
 from bench.databases import base_database, build_full_graph, vector_kind
+from gtm_feedback_dagster.analytics.data import (
+    area_request_ids,
+    load_vectors,
+    update_area_graph,
+)
 from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
-from gtm_feedback_dagster.domain.request_graph import (
+from gtm_feedback_dagster.core.request_graph import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_K,
     DEFAULT_MIN_SIMILARITY,
@@ -52,11 +57,6 @@ from gtm_feedback_dagster.domain.request_graph import (
 from gtm_feedback_dagster.partitions import product_area_partitions
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.store.db import session_scope
-from gtm_feedback_dagster.store.insights_data import (
-    area_request_ids,
-    load_vectors,
-    update_area_graph,
-)
 from gtm_feedback_dagster.store.schema import (
     ProductArea,
     RequestArea,

@@ -31,14 +31,14 @@ from bench.common import (
     working_copy,
 )
 from bench.databases import graph_database
+from gtm_feedback_dagster.analytics.data import load_area_data, previous_report, save_report
+from gtm_feedback_dagster.analytics.insights import build_report
+from gtm_feedback_dagster.analytics.render import render_chart_png, render_markdown
 from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
-from gtm_feedback_dagster.domain.insights import build_report
-from gtm_feedback_dagster.domain.report_render import render_chart_png, render_markdown
-from gtm_feedback_dagster.domain.request_graph import DEFAULT_CLUSTER_THRESHOLD
+from gtm_feedback_dagster.core.request_graph import DEFAULT_CLUSTER_THRESHOLD
 from gtm_feedback_dagster.partitions import product_area_partitions
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.store.db import engine_for, session_scope
-from gtm_feedback_dagster.store.insights_data import load_area_data, previous_report, save_report
 from gtm_feedback_dagster.store.schema import ProductArea, utcnow
 
 TARGET_SECONDS = 10.0

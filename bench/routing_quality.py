@@ -21,10 +21,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from bench.evaluation import demo_set, evaluate, format_table, retrieve
 from gtm_feedback_dagster.ai.embedders import Embedder, LocalEmbedder, OpenAIEmbedder
-from gtm_feedback_dagster.domain.calibration import CalibrationParams, default_params
+from gtm_feedback_dagster.core.calibration import CalibrationParams, default_params
 from gtm_feedback_dagster.routing.decide import Thresholds
-from gtm_feedback_dagster.routing.evaluation import demo_set, evaluate, format_table, retrieve
 
 SMOKE_SEED = 11
 SMOKE_SAMPLE = 150
@@ -66,7 +66,7 @@ def throughput(entries: int, seed: int = SMOKE_SEED, batch: int | None = None) -
     from pathlib import Path
 
     from gtm_feedback_dagster.config import Settings
-    from gtm_feedback_dagster.domain.demo_data import generate_demo_dataset
+    from gtm_feedback_dagster.demo.generator import generate_demo_dataset
     from gtm_feedback_dagster.routing.confidence import CalibratedScorer
     from gtm_feedback_dagster.routing.engine import RoutingEnv, ensure_request_vectors, route_batch
     from gtm_feedback_dagster.routing.search import local_index_from_table

@@ -21,7 +21,7 @@ class FriendlyGroup(click.Group):
     instead of a traceback."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
-        from gtm_feedback_dagster.domain.feedback_input import ValidationError
+        from gtm_feedback_dagster.core.validation import ValidationError
         from gtm_feedback_dagster.store.repo import NotFoundError
 
         try:

@@ -12,23 +12,23 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from pydantic import Field
 
-from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
-from gtm_feedback_dagster.assets.sources import crm_accounts, feedback_entries
-from gtm_feedback_dagster.domain.insights import build_report, narrative_facts
-from gtm_feedback_dagster.domain.report_render import (
-    chart_markdown,
-    render_chart_png,
-    render_markdown,
-)
-from gtm_feedback_dagster.domain.request_graph import DEFAULT_CLUSTER_THRESHOLD
-from gtm_feedback_dagster.partitions import product_area_partitions
-from gtm_feedback_dagster.resources.store import StoreResource
-from gtm_feedback_dagster.store.insights_data import (
+from gtm_feedback_dagster.analytics.data import (
     get_area,
     load_area_data,
     previous_report,
     save_report,
 )
+from gtm_feedback_dagster.analytics.insights import build_report, narrative_facts
+from gtm_feedback_dagster.analytics.render import (
+    chart_markdown,
+    render_chart_png,
+    render_markdown,
+)
+from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
+from gtm_feedback_dagster.assets.sources import crm_accounts, feedback_entries
+from gtm_feedback_dagster.core.request_graph import DEFAULT_CLUSTER_THRESHOLD
+from gtm_feedback_dagster.partitions import product_area_partitions
+from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.store.schema import utcnow
 
 REPORT_TIMEZONE = ZoneInfo("America/New_York")  # the reports' working day (schedule at 08:00)

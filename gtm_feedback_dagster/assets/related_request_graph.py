@@ -10,8 +10,9 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from gtm_feedback_dagster.domain.report_render import markdown_table
-from gtm_feedback_dagster.domain.request_graph import (
+from gtm_feedback_dagster.analytics.data import get_area, update_area_graph
+from gtm_feedback_dagster.analytics.render import markdown_table
+from gtm_feedback_dagster.core.request_graph import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_CLUSTER_THRESHOLD,
     DEFAULT_DUPLICATE_THRESHOLD,
@@ -21,9 +22,8 @@ from gtm_feedback_dagster.domain.request_graph import (
     GraphParams,
 )
 from gtm_feedback_dagster.partitions import product_area_partitions
+from gtm_feedback_dagster.requests.merge import DuplicateCandidate, duplicate_candidates
 from gtm_feedback_dagster.resources.store import StoreResource
-from gtm_feedback_dagster.store.insights_data import get_area, update_area_graph
-from gtm_feedback_dagster.store.merge import DuplicateCandidate, duplicate_candidates
 
 DUPLICATES_CHECK = "no_likely_duplicates"
 _SHOWN_DUPLICATES = 25

@@ -10,16 +10,16 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
-from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
-from gtm_feedback_dagster.domain.digest import (
+from gtm_feedback_dagster.analytics.data import load_digest_data
+from gtm_feedback_dagster.analytics.digest import (
     compute_digest,
     digest_channel,
     iso_week,
     render_markdown,
     render_slack,
 )
+from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
 from gtm_feedback_dagster.resources.store import StoreResource
-from gtm_feedback_dagster.store.insights_data import load_digest_data
 from gtm_feedback_dagster.store.repo import enqueue_message
 from gtm_feedback_dagster.store.schema import utcnow
 

@@ -22,7 +22,7 @@ from gtm_feedback_dagster.config import Settings, load_settings
 
 
 def _load_dataset(settings: Settings, seed: int, scale: int) -> tuple[Path, dict[str, Any]]:
-    from gtm_feedback_dagster.domain.demo_data import write_demo_dataset
+    from gtm_feedback_dagster.demo.generator import write_demo_dataset
 
     path = settings.home / f"demo-seed{seed}-x{scale}.json"
     if not path.exists():
@@ -192,8 +192,8 @@ def _pct(pair: list[int]) -> str:
 def demo(ctx: click.Context, seed: int, scale: int, skip_assets: bool, entries: int | None) -> None:
     """Load the demo data, route it, build every asset and print a summary."""
     from gtm_feedback_dagster.commands.routing import route
+    from gtm_feedback_dagster.feedback.reference_import import import_reference
     from gtm_feedback_dagster.instance import ensure_dagster_home
-    from gtm_feedback_dagster.intake.reference_import import import_reference
     from gtm_feedback_dagster.store import db
 
     started = time.perf_counter()

@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
+from gtm_feedback_dagster.commands.output import format_table, to_json
 from gtm_feedback_dagster.config import Settings, load_settings
-from gtm_feedback_dagster.domain.feedback_input import ValidationError
-from gtm_feedback_dagster.intake.output import format_table, to_json
+from gtm_feedback_dagster.core.validation import ValidationError
 from gtm_feedback_dagster.store import db
 
 SEVERITY_HELP = "low|medium|high, or Nice to have|Significant pain|Dealbreaker"
@@ -46,7 +46,7 @@ def submit(
     external_id: str | None,
 ) -> None:
     """Submit one feedback entry; it is stored `pending` for routing."""
-    from gtm_feedback_dagster.intake.submission import (
+    from gtm_feedback_dagster.feedback.submission import (
         RefResolver,
         prepare_feedback,
         store_feedback,
@@ -106,7 +106,7 @@ def import_file(file: Path, kind: str | None, route: bool, as_json: bool) -> Non
     Prints a validation report and exits 1 when any row was invalid (invalid feedback rows are
     kept as `invalid` entries). Importing the same file again stores nothing twice.
     """
-    from gtm_feedback_dagster.intake.csv_import import import_csv
+    from gtm_feedback_dagster.feedback.csv_import import import_csv
 
     settings = ready_settings()
     with ExitStack() as stack:
@@ -162,7 +162,7 @@ def migrate_reference(file: Path, route: bool, as_json: bool) -> None:
 
     Re-running it changes nothing; exits 1 when anything was invalid.
     """
-    from gtm_feedback_dagster.intake.reference_import import count_items, import_reference
+    from gtm_feedback_dagster.feedback.reference_import import count_items, import_reference
 
     settings = ready_settings()
     try:

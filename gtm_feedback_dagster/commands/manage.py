@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from gtm_feedback_dagster.commands.intake import ready_settings
-from gtm_feedback_dagster.intake import management as mg
-from gtm_feedback_dagster.intake.output import format_fields, format_table, to_json
+from gtm_feedback_dagster.commands.output import format_fields, format_table, to_json
+from gtm_feedback_dagster.requests import management as mg
 from gtm_feedback_dagster.store.db import session_scope
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -353,7 +353,7 @@ def accounts_create(
     region: str | None,
 ) -> None:
     """Add an account, or update it (by external id, else by name)."""
-    from gtm_feedback_dagster.intake.entities import upsert_account
+    from gtm_feedback_dagster.catalog.entities import upsert_account
 
     settings = ready_settings()
     values = {
@@ -383,7 +383,7 @@ def users_create(
     email: str, name: str | None, slack_user_id: str | None, admin: bool | None
 ) -> None:
     """Add a user, or update one (by email)."""
-    from gtm_feedback_dagster.intake.entities import upsert_user
+    from gtm_feedback_dagster.catalog.entities import upsert_user
 
     settings = ready_settings()
     values = {"email": email, "name": name, "slack_user_id": slack_user_id, "is_admin": admin}

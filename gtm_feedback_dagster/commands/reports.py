@@ -8,9 +8,9 @@ from datetime import date
 
 import click
 
+from gtm_feedback_dagster.analytics.render import strip_images
 from gtm_feedback_dagster.config import load_settings
-from gtm_feedback_dagster.domain.report_render import strip_images
-from gtm_feedback_dagster.domain.request_graph import DEFAULT_DUPLICATE_THRESHOLD
+from gtm_feedback_dagster.core.request_graph import DEFAULT_DUPLICATE_THRESHOLD
 from gtm_feedback_dagster.store.db import session_scope
 
 
@@ -31,7 +31,7 @@ def _parse_day(value: str | None) -> date | None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report's JSON instead.")
 def report_command(area: str, day: str | None, as_json: bool) -> None:
     """Print the insight report of product AREA (slug, name or id)."""
-    from gtm_feedback_dagster.store.insights_data import get_report, report_days
+    from gtm_feedback_dagster.analytics.data import get_report, report_days
     from gtm_feedback_dagster.store.repo import resolve_area
 
     wanted = _parse_day(day)
@@ -69,7 +69,7 @@ def report_command(area: str, day: str | None, as_json: bool) -> None:
 @click.option("--limit", type=int, default=50, show_default=True)
 def duplicates_command(area: str | None, min_similarity: float, limit: int) -> None:
     """List likely duplicate requests from the related-request graph, with the merge command."""
-    from gtm_feedback_dagster.store.merge import duplicate_candidates
+    from gtm_feedback_dagster.requests.merge import duplicate_candidates
 
     settings = load_settings()
     with session_scope(settings.database_url) as session:
@@ -94,7 +94,7 @@ def duplicates_command(area: str | None, min_similarity: float, limit: int) -> N
 def merge_command(duplicate: str, into: str) -> None:
     """Merge request DUPLICATE into request INTO (ids, slugs or URLs): entries and followers
     move, followers are told once, the duplicate is marked merged."""
-    from gtm_feedback_dagster.store.merge import merge_requests, remove_from_serving_index
+    from gtm_feedback_dagster.requests.merge import merge_requests, remove_from_serving_index
 
     settings = load_settings()
     with session_scope(settings.database_url) as session:

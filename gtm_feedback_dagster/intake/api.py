@@ -23,8 +23,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from gtm_feedback_dagster.config import Settings
-from gtm_feedback_dagster.intake.management import entry_detail
-from gtm_feedback_dagster.intake.submission import RefResolver, prepare_feedback, store_feedback
+from gtm_feedback_dagster.feedback.submission import RefResolver, prepare_feedback, store_feedback
+from gtm_feedback_dagster.requests.management import entry_detail
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
 

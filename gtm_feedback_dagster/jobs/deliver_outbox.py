@@ -6,9 +6,9 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from gtm_feedback_dagster.messaging.outbox import deliver_outbox
 from gtm_feedback_dagster.resources.slack import SlackResource
 from gtm_feedback_dagster.resources.store import StoreResource
-from gtm_feedback_dagster.slack.outbox import deliver_outbox
 
 OWNERS = ["team:gtm-feedback"]
 # Only database hiccups reach the op's retry policy: Slack failures are recorded per message

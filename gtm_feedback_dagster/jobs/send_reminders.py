@@ -7,8 +7,8 @@ import dagster as dg
 from pydantic import Field
 
 from gtm_feedback_dagster.jobs.deliver_outbox import DB_RETRY_POLICY, deliver_outbox_op
+from gtm_feedback_dagster.notifications.notices import send_reminders
 from gtm_feedback_dagster.resources.store import StoreResource
-from gtm_feedback_dagster.slack.notify import send_reminders
 
 
 class SendRemindersConfig(dg.Config):

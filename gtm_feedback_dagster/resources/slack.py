@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field
 
 from gtm_feedback_dagster.config import load_settings
-from gtm_feedback_dagster.slack.client import SlackClient
+from gtm_feedback_dagster.messaging.slack_client import SlackClient
 
 
 class SlackResource(dg.ConfigurableResource):

@@ -22,10 +22,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.config import Settings
+from gtm_feedback_dagster.messaging import blocks
 from gtm_feedback_dagster.routing.candidates import RequestInfo
 from gtm_feedback_dagster.routing.decide import Decision
 from gtm_feedback_dagster.routing.drafting import Draft
-from gtm_feedback_dagster.slack import blocks
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.schema import Approval, Feedback, ProductArea, utcnow
 from gtm_feedback_dagster.store.vectors import content_hash, upsert_vectors

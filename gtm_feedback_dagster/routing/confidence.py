@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from gtm_feedback_dagster.domain.calibration import (
+from gtm_feedback_dagster.core.calibration import (
     FEATURES,
     CalibrationParams,
     CandidateText,

@@ -9,10 +9,10 @@ import dagster as dg
 from sqlalchemy import and_, func, or_, select
 
 from gtm_feedback_dagster.jobs.deliver_outbox import DeliverOutboxConfig, deliver_outbox_job
+from gtm_feedback_dagster.messaging.outbox import QUEUED, SENDING
 from gtm_feedback_dagster.resources.slack import SlackResource
 from gtm_feedback_dagster.resources.store import StoreResource
-from gtm_feedback_dagster.slack.outbox import QUEUED, SENDING
-from gtm_feedback_dagster.slack.runkeys import chunks, run_key
+from gtm_feedback_dagster.sensors.runkeys import chunks, run_key
 from gtm_feedback_dagster.store.schema import OutboxMessage, utcnow
 
 # A fresh message belongs to the job that queued it for this long before the sensor steps in.

@@ -14,9 +14,9 @@ from gtm_feedback_dagster.jobs.resolve_slack_responses import (
     resolve_slack_responses_job,
 )
 from gtm_feedback_dagster.resources.store import StoreResource
+from gtm_feedback_dagster.sensors.runkeys import chunks, run_key
 from gtm_feedback_dagster.slack import inbox
 from gtm_feedback_dagster.slack.responses import due_expired_approvals
-from gtm_feedback_dagster.slack.runkeys import chunks, run_key
 from gtm_feedback_dagster.store.schema import SlackInbox, utcnow
 
 ROWS_PER_RUN = 100

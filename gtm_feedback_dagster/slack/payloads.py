@@ -12,14 +12,14 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from gtm_feedback_dagster.domain.feedback_input import (
+from gtm_feedback_dagster.core.validation import (
     ValidationError,
     clean_text,
     parse_links,
     parse_severity,
 )
-from gtm_feedback_dagster.slack import blocks
-from gtm_feedback_dagster.slack.client import allowed_response_url
+from gtm_feedback_dagster.messaging import blocks
+from gtm_feedback_dagster.messaging.slack_client import allowed_response_url
 
 USER_ID = re.compile(r"^[UWB][A-Z0-9]{2,30}$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")

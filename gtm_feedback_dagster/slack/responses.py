@@ -41,17 +41,14 @@ from gtm_feedback_dagster.ai.embedders import (
 )
 from gtm_feedback_dagster.ai.llm import ChatLLM, summarize_thread
 from gtm_feedback_dagster.config import Settings
-from gtm_feedback_dagster.intake.submission import RefResolver, prepare_feedback, store_feedback
-from gtm_feedback_dagster.routing.apply import EntrySnapshot, apply_new_request
-from gtm_feedback_dagster.routing.candidates import ScoredCandidate, load_request_infos
-from gtm_feedback_dagster.routing.decide import Decision
-from gtm_feedback_dagster.routing.drafting import draft_new_request
-from gtm_feedback_dagster.routing.engine import is_transient as routing_is_transient
-from gtm_feedback_dagster.routing.search import open_index
-from gtm_feedback_dagster.slack import blocks, inbox
-from gtm_feedback_dagster.slack.client import SlackClient, classify_error, redact
-from gtm_feedback_dagster.slack.notify import queue_shipped_notices, shipped_keys
-from gtm_feedback_dagster.slack.outbox import (
+from gtm_feedback_dagster.feedback.submission import RefResolver, prepare_feedback, store_feedback
+from gtm_feedback_dagster.feedback.summarize import (
+    MAX_SUMMARY_CHARS,
+    clean_slack_text,
+    extractive_summary,
+)
+from gtm_feedback_dagster.messaging import blocks
+from gtm_feedback_dagster.messaging.outbox import (
     KIND_APPROVAL_UPDATE,
     QUEUED,
     SENT,
@@ -60,11 +57,15 @@ from gtm_feedback_dagster.slack.outbox import (
     enqueue,
     ids_for_keys,
 )
-from gtm_feedback_dagster.slack.summarize import (
-    MAX_SUMMARY_CHARS,
-    clean_slack_text,
-    extractive_summary,
-)
+from gtm_feedback_dagster.messaging.slack_client import SlackClient, classify_error, redact
+from gtm_feedback_dagster.notifications.notices import queue_shipped_notices, shipped_keys
+from gtm_feedback_dagster.routing.apply import EntrySnapshot, apply_new_request
+from gtm_feedback_dagster.routing.candidates import ScoredCandidate, load_request_infos
+from gtm_feedback_dagster.routing.decide import Decision
+from gtm_feedback_dagster.routing.drafting import draft_new_request
+from gtm_feedback_dagster.routing.engine import is_transient as routing_is_transient
+from gtm_feedback_dagster.routing.search import open_index
+from gtm_feedback_dagster.slack import inbox
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import (

@@ -25,8 +25,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gtm_feedback_dagster.config import Settings
-from gtm_feedback_dagster.slack import blocks, payloads
-from gtm_feedback_dagster.slack.client import SlackClient, build_slack_client, classify_error
+from gtm_feedback_dagster.messaging import blocks
+from gtm_feedback_dagster.messaging.slack_client import (
+    SlackClient,
+    build_slack_client,
+    classify_error,
+)
+from gtm_feedback_dagster.slack import payloads
 from gtm_feedback_dagster.slack.inbox import store_inbox
 from gtm_feedback_dagster.slack.payloads import PayloadError
 from gtm_feedback_dagster.slack.verify import (

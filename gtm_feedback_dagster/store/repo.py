@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gtm_feedback_dagster.domain.feedback_input import slugify
+from gtm_feedback_dagster.core.validation import slugify
 from gtm_feedback_dagster.store.schema import (
     Account,
     Feedback,

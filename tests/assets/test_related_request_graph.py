@@ -14,9 +14,9 @@ from gtm_feedback_dagster.assets.related_request_graph import (
     DUPLICATES_CHECK,
     related_request_graph,
 )
+from gtm_feedback_dagster.requests.merge import merge_requests
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.store.db import session_scope
-from gtm_feedback_dagster.store.merge import merge_requests
 from gtm_feedback_dagster.store.schema import Request, RequestRelation
 from tests.analytics_seed import GraphWorld, near, put_vector, seed_graph_world
 

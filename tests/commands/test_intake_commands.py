@@ -16,7 +16,7 @@ from gtm_feedback_dagster.cli import cli
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Feedback
 from tests.intake.seed import seed_url
-from tests.intake.test_reference_import import small_export
+from tests.feedback.test_reference_import import small_export
 
 
 def _run(*args: str):  # type: ignore[no-untyped-def]

@@ -9,15 +9,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from gtm_feedback_dagster.cli import cli
-from gtm_feedback_dagster.domain.insights import build_report
-from gtm_feedback_dagster.domain.report_render import (
+from gtm_feedback_dagster.analytics.data import get_area, load_area_data, save_report
+from gtm_feedback_dagster.analytics.insights import build_report
+from gtm_feedback_dagster.analytics.render import (
     chart_markdown,
     render_chart_png,
     render_markdown,
 )
+from gtm_feedback_dagster.cli import cli
 from gtm_feedback_dagster.store.db import session_scope
-from gtm_feedback_dagster.store.insights_data import get_area, load_area_data, save_report
 from gtm_feedback_dagster.store.schema import OutboxMessage, Request, RequestRelation
 from tests.analytics_seed import seed_report_world
 

@@ -9,9 +9,9 @@ import pytest
 from dagster._serdes import serialize_value
 
 from gtm_feedback_dagster.jobs.deliver_outbox import deliver_outbox_job, deliver_outbox_op
+from gtm_feedback_dagster.messaging.outbox import enqueue
 from gtm_feedback_dagster.resources.slack import SlackResource
 from gtm_feedback_dagster.resources.store import StoreResource
-from gtm_feedback_dagster.slack.outbox import enqueue
 from gtm_feedback_dagster.store.db import session_scope
 from tests.slack.support import add_people, outbox, seed_world
 from tests.standins.slack_standin import SlackStandin

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
-from gtm_feedback_dagster.slack.outbox import CANCELLED, SENT
+from gtm_feedback_dagster.messaging.outbox import CANCELLED, SENT
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import (
     Approval,

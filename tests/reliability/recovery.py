@@ -28,12 +28,12 @@ from gtm_feedback_dagster.jobs.deliver_outbox import deliver_outbox_job
 from gtm_feedback_dagster.jobs.notify_shipped import notify_shipped_job
 from gtm_feedback_dagster.jobs.resolve_slack_responses import resolve_slack_responses_job
 from gtm_feedback_dagster.jobs.route_feedback import route_feedback_job
+from gtm_feedback_dagster.messaging.outbox import QUEUED, SENDING
 from gtm_feedback_dagster.sensors.firehose import firehose_sensor
 from gtm_feedback_dagster.sensors.new_feedback import FeedbackCursor, new_feedback_sensor
 from gtm_feedback_dagster.sensors.outbox import outbox_sensor
 from gtm_feedback_dagster.sensors.shipped import shipped_sensor
 from gtm_feedback_dagster.sensors.slack_responses import slack_response_sensor
-from gtm_feedback_dagster.slack.outbox import QUEUED, SENDING
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Feedback, OutboxMessage, Request, SlackInbox
 from tests.reliability.stack import Stack

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from gtm_feedback_dagster.slack.outbox import KIND_APPROVAL_UPDATE, SENT
+from gtm_feedback_dagster.messaging.outbox import KIND_APPROVAL_UPDATE, SENT
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import OutboxMessage
 from tests.standins.http_standin import RecordedRequest, Response

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from gtm_feedback_dagster.slack.client import SlackClient
+from gtm_feedback_dagster.messaging.slack_client import SlackClient
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Approval, Feedback, OutboxMessage, Request
@@ -94,7 +94,7 @@ def test_kill_switch_fires_after_the_nth_accepted_message(after: int) -> None:
     with LedgerSlackStandin() as slack:
         slack.add_user("U0KILLME01", "k@example.com", "K")
         code = (
-            "from gtm_feedback_dagster.slack.client import SlackClient\n"
+            "from gtm_feedback_dagster.messaging.slack_client import SlackClient\n"
             f"c = SlackClient({slack.token!r}, base_url={slack.api_url!r}, max_retries=0)\n"
             "for i in range(5):\n"
             "    c.post_message('C0CHANNEL1', f'message {i}')\n"

@@ -32,7 +32,7 @@ from starlette.testclient import TestClient
 
 from gtm_feedback_dagster.config import load_settings
 from gtm_feedback_dagster.intake.app import create_app
-from gtm_feedback_dagster.slack.outbox import SENT
+from gtm_feedback_dagster.messaging.outbox import SENT
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import (

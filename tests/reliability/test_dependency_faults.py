@@ -23,8 +23,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from gtm_feedback_dagster.cli import cli
+from gtm_feedback_dagster.messaging.outbox import FAILED
 from gtm_feedback_dagster.resources.slack import SlackResource
-from gtm_feedback_dagster.slack.outbox import FAILED
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Feedback, OutboxMessage, Request, User
 from tests.reliability import invariants

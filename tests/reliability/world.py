@@ -27,13 +27,13 @@ from starlette.testclient import TestClient
 
 from gtm_feedback_dagster.ai.embedders import OpenAIEmbedder
 from gtm_feedback_dagster.config import Settings
-from gtm_feedback_dagster.domain.demo_data import generate_demo_dataset
-from gtm_feedback_dagster.intake.reference_import import import_reference
+from gtm_feedback_dagster.demo.generator import generate_demo_dataset
+from gtm_feedback_dagster.feedback.reference_import import import_reference
+from gtm_feedback_dagster.messaging.outbox import deliver_outbox
+from gtm_feedback_dagster.messaging.slack_client import SlackClient
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer
 from gtm_feedback_dagster.routing.engine import RoutingEnv, ensure_request_vectors, route_batch
 from gtm_feedback_dagster.routing.search import local_index_from_table
-from gtm_feedback_dagster.slack.client import SlackClient
-from gtm_feedback_dagster.slack.outbox import deliver_outbox
 from gtm_feedback_dagster.store import db
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import (

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from gtm_feedback_dagster.domain.calibration import (
+from gtm_feedback_dagster.core.calibration import (
     FEATURES,
     MATCH_FEATURES,
     CalibrationParams,

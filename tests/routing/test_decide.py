@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gtm_feedback_dagster.ai.llm import ChatLLM
-from gtm_feedback_dagster.domain.calibration import default_params
+from gtm_feedback_dagster.core.calibration import default_params
 from gtm_feedback_dagster.routing.candidates import RequestInfo, ScoredCandidate
 from gtm_feedback_dagster.routing.confidence import Assessment, CalibratedScorer, RankedMatch
 from gtm_feedback_dagster.routing.decide import (

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gtm_feedback_dagster.slack import blocks
+from gtm_feedback_dagster.messaging import blocks
 
 APP = "https://feedback.example.com/"
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import dagster as dg
 
+from gtm_feedback_dagster.messaging.outbox import enqueue
 from gtm_feedback_dagster.resources.slack import SlackResource
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.sensors.outbox import FRESH_GRACE, outbox_sensor
-from gtm_feedback_dagster.slack.outbox import enqueue
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import OutboxMessage, utcnow
 

@@ -16,10 +16,10 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 
 from gtm_feedback_dagster.config import Settings
+from gtm_feedback_dagster.messaging.slack_client import SlackClient
 from gtm_feedback_dagster.routing.apply import EntrySnapshot, apply_ask
 from gtm_feedback_dagster.routing.candidates import RequestInfo
 from gtm_feedback_dagster.routing.decide import Decision
-from gtm_feedback_dagster.slack.client import SlackClient
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Account, OutboxMessage, ProductArea, Request, User

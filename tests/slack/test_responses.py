@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from gtm_feedback_dagster.messaging.outbox import deliver_outbox
 from gtm_feedback_dagster.slack import inbox, payloads
-from gtm_feedback_dagster.slack.outbox import deliver_outbox
 from gtm_feedback_dagster.slack.responses import (
     UNKNOWN_ACCOUNT_NAME,
     ResolveEnv,

@@ -1,0 +1,494 @@
+"""CSV import of feedback entries and of the entities they refer to.
+
+The file is parsed record by record so one bad line never takes its neighbours down: a line with
+bytes that are not UTF-8, a stray quote or the wrong number of columns becomes one reported (and,
+for feedback, stored `invalid`) row, and parsing resumes on the next line. Rows are written in
+batches (one transaction per batch, a savepoint per entity row) so a 3,000-row file takes a few
+seconds while a row that the database refuses is reported instead of failing the batch.
+
+Idempotent: feedback rows are keyed by (source "csv", external_id) where external_id is the
+row's `external_id` column or a hash of its content; entity rows are upserted by their natural
+key. The columns of each kind are documented in docs/import-formats.md.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from gtm_feedback_dagster.catalog import entities
+from gtm_feedback_dagster.core.validation import DEFAULT_MAX_TEXT_CHARS, ValidationError
+from gtm_feedback_dagster.feedback.records import (
+    canonical_feedback,
+    normalize_key,
+    stable_hash,
+)
+from gtm_feedback_dagster.feedback.submission import (
+    PreparedFeedback,
+    RefResolver,
+    entry_columns,
+    prepare_feedback,
+    revive,
+)
+from gtm_feedback_dagster.store import repo
+from gtm_feedback_dagster.store.db import session_scope
+from gtm_feedback_dagster.store.schema import Feedback, Follower, utcnow
+
+KINDS = ("feedback", "areas", "users", "accounts", "opportunities", "requests")
+CSV_SOURCE = "csv"
+BATCH_ROWS = 500
+# A quoted field may span lines, but a record swallowing this many lines is a stray quote.
+MAX_RECORD_LINES = 200
+
+
+@dataclass
+class CsvRecord:
+    """One parsed record: its first line number, its values (header -> text) or the reason it
+    could not be parsed, and its text as read (kept with invalid entries)."""
+
+    line: int
+    text: str
+    fields: list[str] | None = None  # as parsed, before they are matched to the header
+    values: dict[str, str] | None = None
+    problem: str | None = None
+    end: int = 0  # index of the line after the record
+
+
+@dataclass
+class RowProblem:
+    line: int
+    reason: str
+    entry_id: int | None = None  # the `invalid` feedback entry that keeps the row
+
+
+@dataclass
+class CsvImportReport:
+    kind: str
+    rows: int = 0
+    created: int = 0
+    existing: int = 0
+    updated: int = 0
+    invalid: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "rows": self.rows,
+            "created": self.created,
+            "existing": self.existing,
+            "updated": self.updated,
+            "invalid": self.invalid,
+            "problems": [
+                {"line": p.line, "reason": p.reason, "entry_id": p.entry_id} for p in self.problems
+            ],
+        }
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+def _decode_lines(data: bytes) -> list[tuple[str, str | None]]:
+    """Physical lines (endings kept) decoded one by one, so a bad byte spoils only its line."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines: list[tuple[str, str | None]] = []
+    for number, raw in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            lines.append((raw.decode("utf-8"), None))
+        except UnicodeDecodeError as exc:
+            bad = raw[exc.start : exc.start + 1].hex()
+            problem = (
+                f"line {number} is not valid UTF-8 (byte 0x{bad} at column {exc.start + 1}); "
+                "save the file as UTF-8"
+            )
+            lines.append((raw.decode("utf-8", errors="replace"), problem))
+    return lines
+
+
+class _LineFeeder:
+    """Feeds physical lines to `csv.reader` and remembers how many it took."""
+
+    def __init__(self, lines: list[tuple[str, str | None]], start: int) -> None:
+        self.lines = lines
+        self.pos = start
+
+    def __iter__(self) -> _LineFeeder:
+        return self
+
+    def __next__(self) -> str:
+        if self.pos >= len(self.lines):
+            raise StopIteration
+        self.pos += 1
+        return self.lines[self.pos - 1][0]
+
+
+def _raw_records(
+    lines: list[tuple[str, str | None]], pos: int = 0, columns: int | None = None
+) -> Iterator[CsvRecord]:
+    """Records from line index `pos` on. A record that went wrong after spanning several lines
+    (a quote never closed, or closed lines later so the column count is off) is reported by its
+    first line, and parsing starts again on the line after it: the lines it swallowed are read
+    as rows of their own, so a stray quote never hides its neighbours."""
+    while pos < len(lines):
+        feeder = _LineFeeder(lines, pos)
+        reader = csv.reader(feeder, strict=True)
+        restart_at: int | None = None
+        while True:
+            start = feeder.pos
+            try:
+                fields = next(reader)
+            except StopIteration:
+                pos = len(lines)
+                break
+            except csv.Error as exc:
+                if feeder.pos - start > 1:
+                    restart_at = start + 1
+                    yield CsvRecord(
+                        line=start + 1,
+                        text=lines[start][0],
+                        problem=f"malformed CSV quoting ({exc}); check the quotes on this line",
+                        end=restart_at,
+                    )
+                    break
+                yield CsvRecord(
+                    line=start + 1,
+                    text=lines[start][0],
+                    problem=f"malformed CSV quoting ({exc})",
+                    end=feeder.pos,
+                )
+                continue
+            end = feeder.pos
+            spans = end - start
+            if spans > 1 and (
+                spans > MAX_RECORD_LINES or (columns is not None and len(fields) != columns)
+            ):
+                restart_at = start + 1
+                yield CsvRecord(
+                    line=start + 1,
+                    text=lines[start][0],
+                    problem=(
+                        "a quoted value runs over several lines and the row does not fit the "
+                        "header; check the quotes on this line"
+                    ),
+                    end=restart_at,
+                )
+                break
+            if not fields or (all(not f.strip() for f in fields) and spans == 1):
+                continue  # blank line
+            decode_problems = [p for _, p in lines[start:end] if p]
+            yield CsvRecord(
+                line=start + 1,
+                text="".join(line for line, _ in lines[start:end]),
+                fields=fields,
+                problem=decode_problems[0] if decode_problems else None,
+                end=end,
+            )
+        if restart_at is not None:
+            pos = restart_at
+
+
+def parse_csv(data: bytes) -> tuple[list[str], list[CsvRecord]]:
+    """Returns (normalised header, records). Raises ValueError when there is no usable header."""
+    lines = _decode_lines(data)
+    header_record = next(_raw_records(lines), None)
+    if header_record is None:
+        raise ValueError("the file is empty: expected a header line and rows")
+    if header_record.problem or header_record.fields is None:
+        raise ValueError(f"the header line cannot be read: {header_record.problem}")
+    header = [normalize_key(name) for name in header_record.fields]
+    if any(not name for name in header):
+        raise ValueError("the header line has an empty column name")
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"the header names a column twice: {', '.join(duplicates)}")
+    rows: list[CsvRecord] = []
+    for record in _raw_records(lines, header_record.end, len(header)):
+        if record.fields is not None:
+            if len(record.fields) != len(header):
+                mismatch = f"expected {len(header)} columns, got {len(record.fields)}"
+                record.problem = f"{record.problem}; {mismatch}" if record.problem else mismatch
+            record.values = dict(zip(header, record.fields, strict=False))
+        rows.append(record)
+    return header, rows
+
+
+def infer_kind(header: list[str]) -> str:
+    """Which kind of rows a header describes (see docs/import-formats.md)."""
+    columns = set(header)
+    if columns & {"text", "customer_pain", "pain", "feedback"} or {"severity"} <= columns:
+        return "feedback"
+    if "title" in columns:
+        return "requests"
+    if "email" in columns:
+        return "users"
+    if columns & {"stage", "close_date"} or (
+        "name" in columns and columns & {"account", "account_id", "account_name"}
+    ):
+        return "opportunities"
+    if columns & {
+        "arr",
+        "is_enterprise",
+        "domain",
+        "website",
+        "region",
+        "region_name",
+        "industry",
+        "segment",
+        "territory",
+        "type",
+    }:
+        return "accounts"
+    if "name" in columns and columns & {"slug", "firehose_channel", "description"}:
+        return "areas"
+    raise ValueError(
+        f"cannot tell the kind of rows from the header ({', '.join(header)}); "
+        f"pass --kind ({'|'.join(KINDS)})"
+    )
+
+
+# ---------------------------------------------------------------------------- import
+
+
+def import_csv(
+    database_url: str,
+    data: bytes | str | Path,
+    kind: str | None = None,
+    *,
+    route: bool = False,
+    max_chars: int = DEFAULT_MAX_TEXT_CHARS,
+    progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> CsvImportReport:
+    """Imports a CSV file (path or bytes). `on_start(total_rows)` is called once the file is
+    parsed, `progress(n)` after every n rows written."""
+    if isinstance(data, Path | str) and not isinstance(data, bytes):
+        data = Path(data).read_bytes()
+    header, records = parse_csv(data)
+    kind = kind or infer_kind(header)
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+    report = CsvImportReport(kind=kind, rows=len(records))
+    if on_start is not None:
+        on_start(len(records))
+    memo: dict[Any, Any] = {}
+    for start in range(0, len(records), BATCH_ROWS):
+        batch = records[start : start + BATCH_ROWS]
+        with session_scope(database_url) as session:
+            resolver = RefResolver(session, memo=memo)
+            if kind == "feedback":
+                _feedback_batch(session, resolver, batch, report, route=route, max_chars=max_chars)
+            else:
+                _entity_batch(session, resolver, kind, batch, report, max_chars=max_chars)
+            # Rows of this batch may have created what earlier misses looked for.
+            resolver.forget_missing()
+        if progress is not None:
+            progress(len(batch))
+    report.problems.sort(key=lambda p: p.line)
+    return report
+
+
+def _feedback_key(record: CsvRecord, canonical: dict[str, Any]) -> str:
+    explicit = canonical.get("external_id")
+    if isinstance(explicit, str) and explicit.strip():
+        return explicit.strip()[:300]
+    if record.values is not None and record.problem is None:
+        return "row:" + stable_hash(record.values)
+    return "line:" + stable_hash([record.text])
+
+
+def _feedback_batch(
+    session: Session,
+    resolver: RefResolver,
+    batch: list[CsvRecord],
+    report: CsvImportReport,
+    *,
+    route: bool,
+    max_chars: int,
+) -> None:
+    prepared_rows: list[tuple[CsvRecord, str, PreparedFeedback, dict[str, Any]]] = []
+    for record in batch:
+        canonical = canonical_feedback(record.values) if record.values else {}
+        key = _feedback_key(record, canonical)
+        if record.problem is not None:
+            prepared = PreparedFeedback(values=_empty_values(), problems=[record.problem])
+            raw: dict[str, Any] = {
+                "line": record.line,
+                "text": record.text[: max_chars * 2],
+                "parse_error": record.problem,
+            }
+            if record.values:
+                raw["values"] = record.values
+        else:
+            prepared = prepare_feedback(
+                canonical, resolver, max_chars=max_chars, use_request=not route
+            )
+            raw = {"line": record.line, "values": record.values}
+        prepared_rows.append((record, key, prepared, raw))
+
+    keys = [key for _, key, _, _ in prepared_rows]
+    existing = {
+        ext: (entry_id, status)
+        for ext, entry_id, status in session.execute(
+            select(Feedback.external_id, Feedback.id, Feedback.status).where(
+                Feedback.source == CSV_SOURCE, Feedback.external_id.in_(keys)
+            )
+        )
+    }
+    new_rows: list[tuple[CsvRecord, dict[str, Any], PreparedFeedback]] = []
+    seen: set[str] = set()
+    now = utcnow()
+    for record, key, prepared, raw in prepared_rows:
+        if key in existing:
+            entry_id, status = existing[key]
+            if status == "invalid" and prepared.valid:
+                entry = session.get(Feedback, entry_id)
+                assert entry is not None
+                revive(entry, prepared)
+                report.add("updated")
+                _follow_if_routed(session, entry.submitter_id, entry.request_id)
+            elif prepared.valid:
+                report.add("existing")
+            else:
+                report.add("invalid")
+                report.problems.append(
+                    RowProblem(record.line, "; ".join(prepared.problems), entry_id)
+                )
+            continue
+        if key in seen:  # the same row twice in one file: stored once
+            if prepared.valid:
+                report.add("existing")
+            else:
+                report.add("invalid")
+                report.problems.append(RowProblem(record.line, "; ".join(prepared.problems)))
+            continue
+        seen.add(key)
+        columns = entry_columns(prepared, raw, now)
+        columns.update(source=CSV_SOURCE, external_id=key, meta={}, attempts=0)
+        new_rows.append((record, columns, prepared))
+
+    _insert_entries(session, new_rows, report)
+
+
+def _empty_values() -> dict[str, Any]:
+    return {
+        "customer_pain": "",
+        "severity": None,
+        "account_id": None,
+        "opportunity_id": None,
+        "submitter_id": None,
+        "links": [],
+    }
+
+
+def _insert_entries(
+    session: Session,
+    new_rows: list[tuple[CsvRecord, dict[str, Any], PreparedFeedback]],
+    report: CsvImportReport,
+) -> None:
+    if not new_rows:
+        return
+    try:
+        with session.begin_nested():
+            repo.bulk_insert_ignore(
+                session,
+                Feedback,
+                [columns for _, columns, _ in new_rows],
+                ["source", "external_id"],
+            )
+        stored = [(record, columns, prepared, None) for record, columns, prepared in new_rows]
+    except DBAPIError:
+        # Something in the batch was refused: store row by row so only that row is lost to the
+        # report (and the rest is kept).
+        stored = []
+        for record, columns, prepared in new_rows:
+            try:
+                with session.begin_nested():
+                    repo.bulk_insert_ignore(session, Feedback, [columns], ["source", "external_id"])
+                stored.append((record, columns, prepared, None))
+            except DBAPIError as exc:
+                stored.append((record, columns, prepared, _db_reason(exc)))
+    ids = {
+        ext: entry_id
+        for ext, entry_id in session.execute(
+            select(Feedback.external_id, Feedback.id).where(
+                Feedback.source == CSV_SOURCE,
+                Feedback.external_id.in_([columns["external_id"] for _, columns, _ in new_rows]),
+            )
+        )
+    }
+    follows: list[dict[str, Any]] = []
+    for record, columns, prepared, failure in stored:
+        if failure is not None:
+            report.add("invalid")
+            report.problems.append(RowProblem(record.line, f"could not be stored: {failure}"))
+        elif not prepared.valid:
+            report.add("invalid")
+            report.problems.append(
+                RowProblem(
+                    record.line, "; ".join(prepared.problems), ids.get(columns["external_id"])
+                )
+            )
+        else:
+            report.add("created")
+            if columns["status"] == "routed" and columns["submitter_id"]:
+                follows.append(
+                    {
+                        "user_id": columns["submitter_id"],
+                        "request_id": columns["request_id"],
+                        "created_at": utcnow(),
+                    }
+                )
+    if follows:
+        repo.bulk_insert_ignore(session, Follower, follows, ["user_id", "request_id"])
+
+
+def _follow_if_routed(session: Session, user_id: int | None, request_id: int | None) -> None:
+    if user_id is not None and request_id is not None:
+        repo.follow(session, user_id, request_id)
+
+
+def _db_reason(exc: DBAPIError) -> str:
+    text = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    if isinstance(exc, IntegrityError):
+        return f"conflicts with an existing record ({text[:200]})"
+    return text[:200]
+
+
+def _entity_batch(
+    session: Session,
+    resolver: RefResolver,
+    kind: str,
+    batch: list[CsvRecord],
+    report: CsvImportReport,
+    *,
+    max_chars: int,
+) -> None:
+    handler = entities.HANDLERS[kind]
+    for record in batch:
+        if record.problem is not None or record.values is None:
+            report.add("invalid")
+            report.problems.append(RowProblem(record.line, record.problem or "unreadable row"))
+            continue
+        try:
+            with session.begin_nested():
+                outcome = handler(session, resolver, record.values)
+        except (ValidationError, repo.NotFoundError, ValueError) as exc:
+            report.add("invalid")
+            report.problems.append(RowProblem(record.line, str(exc)))
+            continue
+        except DBAPIError as exc:
+            report.add("invalid")
+            report.problems.append(RowProblem(record.line, _db_reason(exc)))
+            continue
+        report.add(outcome)
