@@ -382,7 +382,7 @@ class CalibrationParams:
 
 
 def params_path() -> Path:
-    return Path(str(resources.files("gtm_feedback_dagster.domain").joinpath(PARAMS_FILE)))
+    return Path(str(resources.files("gtm_feedback_dagster.core").joinpath(PARAMS_FILE)))
 
 
 @lru_cache(maxsize=1)
