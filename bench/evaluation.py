@@ -363,9 +363,5 @@ def format_table(evaluation: Evaluation, title: str = "") -> str:
     return "\n".join(lines)
 
 
-def tier_rows(evaluation: Evaluation) -> list[dict[str, Any]]:
-    return [{"tier": k, **v.as_dict(evaluation.entries)} for k, v in evaluation.tiers.items()]
-
-
 def describe(features: Sequence[str] = FEATURES) -> str:
     return ", ".join(features)
