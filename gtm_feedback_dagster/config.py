@@ -56,6 +56,9 @@ class Settings:
     reminder_delay_minutes: int = 60
     approval_expiry_days: int = 7
     route_batch_size: int = 200
+    db_pool_size: int = 5  # app database pool per process (PostgreSQL)
+    db_max_overflow: int = 5
+    upstash_namespace: str = ""  # lets staging and production share one Upstash index
     max_text_chars: int = 5000
     feedback_emoji: str = "gtm-feedback"
     digest_channel: str | None = None
@@ -90,6 +93,13 @@ class Settings:
             )
 
 
+def db_pool_limits() -> tuple[int, int]:
+    """(pool_size, max_overflow) of the app database engine, for store/db.py, which builds its
+    engine from a URL alone; reads only these two variables so a bad unrelated one cannot break
+    engine creation."""
+    return _env_int("GTM_FEEDBACK_DB_POOL_SIZE", 5), _env_int("GTM_FEEDBACK_DB_MAX_OVERFLOW", 5)
+
+
 def default_home() -> Path:
     return Path(_env("GTM_FEEDBACK_HOME") or "./.gtm_feedback").resolve()
 
@@ -113,6 +123,9 @@ def load_settings() -> Settings:
         reminder_delay_minutes=_env_int("GTM_FEEDBACK_REMINDER_DELAY_MINUTES", 60),
         approval_expiry_days=_env_int("GTM_FEEDBACK_APPROVAL_EXPIRY_DAYS", 7),
         route_batch_size=_env_int("GTM_FEEDBACK_ROUTE_BATCH_SIZE", 200),
+        db_pool_size=_env_int("GTM_FEEDBACK_DB_POOL_SIZE", 5),
+        db_max_overflow=_env_int("GTM_FEEDBACK_DB_MAX_OVERFLOW", 5),
+        upstash_namespace=_env("GTM_FEEDBACK_UPSTASH_NAMESPACE", "") or "",
         max_text_chars=_env_int("GTM_FEEDBACK_MAX_TEXT_CHARS", 5000),
         feedback_emoji=_env("GTM_FEEDBACK_EMOJI", "gtm-feedback") or "gtm-feedback",
         digest_channel=_env("SLACK_DIGEST_CHANNEL_ID"),

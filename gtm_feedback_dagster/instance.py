@@ -21,6 +21,14 @@ run_retries:
   enabled: true
   max_retries: 1
   retry_on_asset_or_op_failure: false
+# Fails runs stuck in STARTING/CANCELING and runs left STARTED by a killed process tree.
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  max_runtime_seconds: 7200
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 30
 sensors:
   use_threads: true
   num_workers: 2
