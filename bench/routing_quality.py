@@ -69,7 +69,7 @@ def throughput(entries: int, seed: int = SMOKE_SEED, batch: int | None = None) -
     from gtm_feedback_dagster.demo.generator import generate_demo_dataset
     from gtm_feedback_dagster.routing.confidence import CalibratedScorer
     from gtm_feedback_dagster.routing.engine import RoutingEnv, ensure_request_vectors, route_batch
-    from gtm_feedback_dagster.routing.search import local_index_from_table
+    from gtm_feedback_dagster.runtime import local_index_from_table
     from gtm_feedback_dagster.store import db, repo
 
     data = generate_demo_dataset(seed=seed)

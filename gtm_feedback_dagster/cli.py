@@ -1,19 +1,17 @@
 """`gtm-feedback`: the command line.
 
 Each module in `gtm_feedback_dagster/commands/` registers its own commands through a
-`register(cli)` function, so one concern stays in one module.
+`register(cli)` function, so one concern stays in one module; `COMMAND_MODULES` lists them.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import sys
 import warnings
 
 import click
 
-from gtm_feedback_dagster import commands
+from gtm_feedback_dagster.commands import db, demo, intake, manage, reports, routing, slack
 
 
 class FriendlyGroup(click.Group):
@@ -39,10 +37,12 @@ def cli() -> None:
     """Customer feedback -> revenue-weighted feature requests, on Dagster."""
 
 
-for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-    _module = importlib.import_module(f"{commands.__name__}.{_info.name}")
-    if hasattr(_module, "register"):
-        _module.register(cli)
+# Order matters where modules add to the same group (`requests`): manage creates it, reports
+# adds `duplicates` and `merge` to it.
+COMMAND_MODULES = (db, demo, intake, manage, reports, routing, slack)
+
+for _module in COMMAND_MODULES:
+    _module.register(cli)
 
 
 def main() -> None:

@@ -62,6 +62,8 @@ class Settings:
     max_text_chars: int = 5000
     feedback_emoji: str = "gtm-feedback"
     digest_channel: str | None = None
+    default_account: str | None = None  # account of Slack-captured entries that name none
+    slack_response_url_base: str = "https://hooks.slack.com/"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -129,6 +131,48 @@ def load_settings() -> Settings:
         max_text_chars=_env_int("GTM_FEEDBACK_MAX_TEXT_CHARS", 5000),
         feedback_emoji=_env("GTM_FEEDBACK_EMOJI", "gtm-feedback") or "gtm-feedback",
         digest_channel=_env("SLACK_DIGEST_CHANNEL_ID"),
+        default_account=_env("GTM_FEEDBACK_DEFAULT_ACCOUNT"),
+        slack_response_url_base=_env("GTM_FEEDBACK_SLACK_RESPONSE_URL_BASE")
+        or "https://hooks.slack.com/",
     )
     settings.validate()
     return settings
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Credentials for the plain-Python entry points (CLI, intake service). Dagster resources
+    bind the same variables as `dg.EnvVar` instead, so no secret reaches run config. Never
+    printed: `repr` hides every value."""
+
+    openai_api_key: str | None = field(default=None, repr=False)
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    upstash_url: str | None = field(default=None, repr=False)
+    upstash_token: str | None = field(default=None, repr=False)
+    api_token: str | None = field(default=None, repr=False)
+
+
+# Names of the secret variables, for the Dagster resources' `dg.EnvVar` bindings.
+OPENAI_API_KEY = "OPENAI_API_KEY"
+SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"
+SLACK_SIGNING_SECRET = "SLACK_SIGNING_SECRET"
+UPSTASH_VECTOR_REST_URL = "UPSTASH_VECTOR_REST_URL"
+UPSTASH_VECTOR_REST_TOKEN = "UPSTASH_VECTOR_REST_TOKEN"
+API_TOKEN = "GTM_FEEDBACK_API_TOKEN"
+
+
+def load_secrets() -> Secrets:
+    return Secrets(
+        openai_api_key=_env(OPENAI_API_KEY),
+        slack_bot_token=_env(SLACK_BOT_TOKEN),
+        slack_signing_secret=_env(SLACK_SIGNING_SECRET),
+        upstash_url=_env(UPSTASH_VECTOR_REST_URL),
+        upstash_token=_env(UPSTASH_VECTOR_REST_TOKEN),
+        api_token=_env(API_TOKEN),
+    )
+
+
+def secret_is_set(name: str) -> bool:
+    """Whether a secret variable is set, without returning it (for resource bindings)."""
+    return _env(name) is not None

@@ -1,57 +1,72 @@
-"""The one `Definitions` object of the code location.
+"""The one `Definitions` object of the code location, listing everything it loads.
 
-Assets, checks, jobs, sensors and schedules are collected from their subpackages (one concern per
-module), so adding a module is enough to register what it defines.
+A new asset, job, sensor or schedule is added here by name; nothing is collected by scanning
+packages, so this file is the table of contents of the Dagster shell.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from types import ModuleType
-from typing import Any
-
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from gtm_feedback_dagster import assets, jobs, schedules, sensors
+from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
+from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
+from gtm_feedback_dagster.assets.request_embeddings import request_embeddings
+from gtm_feedback_dagster.assets.sources import source_assets
+from gtm_feedback_dagster.assets.weekly_digest import weekly_digest
+from gtm_feedback_dagster.jobs.analytics import area_insights_job, weekly_digest_job
+from gtm_feedback_dagster.jobs.deliver_outbox import deliver_outbox_job
+from gtm_feedback_dagster.jobs.embeddings import request_embeddings_job
+from gtm_feedback_dagster.jobs.notify_shipped import notify_shipped_job
+from gtm_feedback_dagster.jobs.resolve_slack_responses import resolve_slack_responses_job
+from gtm_feedback_dagster.jobs.route_feedback import route_feedback_job
+from gtm_feedback_dagster.jobs.send_reminders import send_reminders_job
 from gtm_feedback_dagster.resources import build_resources
-
-
-def _module_objects(package: ModuleType) -> list[Any]:
-    found: list[Any] = []
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        found.extend(vars(module).values())
-    return found
-
-
-def _collect(
-    package: ModuleType, kinds: tuple[type, ...], exclude: tuple[type, ...] = ()
-) -> list[Any]:
-    def wanted(obj: Any) -> bool:
-        return isinstance(obj, kinds) and not isinstance(obj, exclude)
-
-    seen: dict[int, Any] = {}
-    for obj in _module_objects(package):
-        if wanted(obj):
-            seen.setdefault(id(obj), obj)
-        elif isinstance(obj, list) and obj and all(wanted(o) for o in obj):
-            for o in obj:
-                seen.setdefault(id(o), o)
-    return list(seen.values())
+from gtm_feedback_dagster.schedules.area_insights import daily_area_insights_schedule
+from gtm_feedback_dagster.schedules.embedding_resync import embedding_resync_schedule
+from gtm_feedback_dagster.schedules.weekly_digest import weekly_digest_schedule
+from gtm_feedback_dagster.sensors.firehose import firehose_sensor
+from gtm_feedback_dagster.sensors.new_feedback import new_feedback_sensor
+from gtm_feedback_dagster.sensors.outbox import outbox_sensor
+from gtm_feedback_dagster.sensors.product_area_partitions import product_area_partitions_sensor
+from gtm_feedback_dagster.sensors.reminders import reminder_sensor
+from gtm_feedback_dagster.sensors.shipped import shipped_sensor
+from gtm_feedback_dagster.sensors.slack_responses import slack_response_sensor
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        # An AssetChecksDefinition is also an AssetsDefinition: keep checks out of `assets`.
-        assets=_collect(
-            assets, (dg.AssetsDefinition, dg.AssetSpec), exclude=(dg.AssetChecksDefinition,)
-        ),
-        asset_checks=_collect(assets, (dg.AssetChecksDefinition,)),
-        jobs=_collect(jobs, (dg.JobDefinition, UnresolvedAssetJobDefinition)),
-        sensors=_collect(sensors, (dg.SensorDefinition,)),
-        schedules=_collect(schedules, (dg.ScheduleDefinition,)),
+        # The asset checks are declared on their assets (`check_specs`), so they load with them.
+        assets=[
+            *source_assets,
+            request_embeddings,
+            related_request_graph,
+            area_insight_report,
+            weekly_digest,
+        ],
+        jobs=[
+            route_feedback_job,
+            resolve_slack_responses_job,
+            deliver_outbox_job,
+            notify_shipped_job,
+            send_reminders_job,
+            request_embeddings_job,
+            area_insights_job,
+            weekly_digest_job,
+        ],
+        sensors=[
+            new_feedback_sensor,
+            slack_response_sensor,
+            outbox_sensor,
+            firehose_sensor,
+            reminder_sensor,
+            shipped_sensor,
+            product_area_partitions_sensor,
+        ],
+        schedules=[
+            daily_area_insights_schedule,
+            weekly_digest_schedule,
+            embedding_resync_schedule,
+        ],
         resources=build_resources(),
     )
 

@@ -362,12 +362,17 @@ class OpenAIEmbedder:
 # --------------------------------------------------------------------------------------------
 
 
-def build_embedder(settings: Settings) -> Embedder:
-    """The configured embedder: "local" (default) or "openai" (needs OPENAI_API_KEY)."""
+def build_embedder(settings: Settings, openai_api_key: str | None = None) -> Embedder:
+    """The configured embedder: "local" (default) or "openai" (needs OPENAI_API_KEY, passed in
+    or else read through `config.load_secrets()`)."""
     if settings.embedder == "local":
         return LocalEmbedder()
     if settings.embedder == "openai":
-        api_key = (os.environ.get("OPENAI_API_KEY") or "").strip()
+        if openai_api_key is None:
+            from gtm_feedback_dagster.config import load_secrets
+
+            openai_api_key = load_secrets().openai_api_key
+        api_key = openai_api_key or ""
         if not api_key:
             raise EmbeddingError(
                 "GTM_FEEDBACK_EMBEDDER=openai needs OPENAI_API_KEY to be set "

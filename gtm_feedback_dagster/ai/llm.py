@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
 import threading
 from collections.abc import Sequence
@@ -493,5 +492,7 @@ def build_llm(settings: Settings) -> ChatLLM | None:
     OPENAI_API_KEY are both set."""
     if not settings.llm_enabled or settings.llm_model is None:
         return None
-    api_key = (os.environ.get("OPENAI_API_KEY") or "").strip()
+    from gtm_feedback_dagster.config import load_secrets
+
+    api_key = load_secrets().openai_api_key or ""
     return ChatLLM(api_key=api_key, model=settings.llm_model, base_url=settings.openai_base_url)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from gtm_feedback_dagster.commands.output import format_table, to_json
-from gtm_feedback_dagster.config import Settings, load_settings
+from gtm_feedback_dagster.config import Settings, load_secrets, load_settings
 from gtm_feedback_dagster.core.validation import ValidationError
 from gtm_feedback_dagster.store import db
 
@@ -212,7 +212,6 @@ def migrate_reference(file: Path, route: bool, as_json: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Run the intake service (HTTP feedback API, Slack endpoints) with uvicorn."""
-    import os
 
     import uvicorn
 
@@ -220,7 +219,7 @@ def serve(host: str, port: int) -> None:
     from gtm_feedback_dagster.intake.app import create_app
 
     settings = ready_settings()
-    if not os.environ.get(API_TOKEN_ENV, "").strip():
+    if not load_secrets().api_token:
         click.echo(
             f"warning: {API_TOKEN_ENV} is not set; /api/feedback answers 503 until it is",
             err=True,

@@ -21,30 +21,18 @@ QUIET_CONSOLE: dict[str, Any] = {"loggers": {"console": {"config": {"log_level":
 def _search(
     settings: Settings, text: str, area: str | None, limit: int
 ) -> tuple[list[Any], str | None]:
-    from gtm_feedback_dagster.ai.embedders import build_embedder
-    from gtm_feedback_dagster.routing.confidence import CalibratedScorer
-    from gtm_feedback_dagster.routing.engine import ensure_request_vectors
-    from gtm_feedback_dagster.routing.search import open_index, search_requests
+    from gtm_feedback_dagster.routing.search import Search
+    from gtm_feedback_dagster.runtime import Runtime
     from gtm_feedback_dagster.store import repo
-    from gtm_feedback_dagster.store.db import session_scope
 
-    def session() -> Any:
-        return session_scope(settings.database_url)
-
+    search = Search.from_runtime(Runtime.from_settings(settings))
     area_slug = None
     if area:
-        with session() as s:
+        with search.runtime.session() as s:
             area_slug = repo.resolve_area(s, area).slug
-    embedder = build_embedder(settings)
-    with session() as s:
-        index = open_index(settings, s, embedder.model_id, embedder.dim)
-    # Requests added since the last embedding run become searchable right away.
-    ensure_request_vectors(session, embedder, index)
-    scorer = CalibratedScorer()
-    warning = scorer.check_model(embedder.model_id)
-    with session() as s:
-        results = search_requests(s, embedder, index, scorer, text, area_slug, limit)
-    return results, warning
+    # Requests added since the last embedding run become searchable right away (search syncs).
+    results = search.search(text, area_slug, limit)
+    return results, search.model_warning()
 
 
 @click.command("search")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -22,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from gtm_feedback_dagster.config import Settings
+from gtm_feedback_dagster.config import Settings, load_secrets
 from gtm_feedback_dagster.feedback.submission import RefResolver, prepare_feedback, store_feedback
 from gtm_feedback_dagster.requests.management import entry_detail
 from gtm_feedback_dagster.store import repo
@@ -45,7 +44,7 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 def check_token(request: Request) -> JSONResponse | None:
     """None when the bearer token matches; otherwise the response to send."""
-    expected = os.environ.get(API_TOKEN_ENV, "").strip()
+    expected = load_secrets().api_token or ""
     if not expected:
         return _error(503, "API token not configured", detail=f"set {API_TOKEN_ENV} on the server")
     scheme, _, given = request.headers.get("authorization", "").partition(" ")

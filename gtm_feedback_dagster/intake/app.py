@@ -1,14 +1,12 @@
 """The intake service (`gtm-feedback serve`): one Starlette app composed from route lists.
 
-Every module of this package except this one may define `build_routes(settings)`; its routes are
-mounted, as are the Slack routes from `gtm_feedback_dagster.slack.routes`. Handlers do their
-database work in Starlette's threadpool so the event loop stays free.
+The route lists it mounts are named in `collect_routes` (the feedback API, search, Slack); one
+`Runtime` is built for the service and shared by them. Handlers do their database work in
+Starlette's threadpool so the event loop stays free.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any
 
 from sqlalchemy import text
@@ -19,23 +17,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gtm_feedback_dagster import intake
 from gtm_feedback_dagster.config import Settings, load_settings
+from gtm_feedback_dagster.intake import api, search_api
+from gtm_feedback_dagster.runtime import Runtime
 from gtm_feedback_dagster.slack.routes import build_slack_routes
 from gtm_feedback_dagster.store.db import engine_for
 
 
-def collect_routes(settings: Settings) -> list[BaseRoute]:
-    routes: list[BaseRoute] = []
-    for info in sorted(pkgutil.iter_modules(intake.__path__), key=lambda m: m.name):
-        if info.name == "app":
-            continue
-        module = importlib.import_module(f"{intake.__name__}.{info.name}")
-        build = getattr(module, "build_routes", None)
-        if callable(build):
-            routes.extend(build(settings))
-    routes.extend(build_slack_routes(settings))
-    return routes
+def collect_routes(runtime: Runtime) -> list[BaseRoute]:
+    settings = runtime.settings
+    return [
+        *api.build_routes(settings),
+        *search_api.build_routes(runtime),
+        *build_slack_routes(settings),
+    ]
 
 
 def _database_reachable(url: str) -> bool:
@@ -47,8 +42,9 @@ def _database_reachable(url: str) -> bool:
         return False
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    settings = settings or load_settings()
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
+    runtime = runtime or Runtime.from_settings(settings or load_settings())
+    settings = runtime.settings
 
     async def healthz(request: Request) -> JSONResponse:
         if await run_in_threadpool(_database_reachable, settings.database_url):
@@ -65,8 +61,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
 
     app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *collect_routes(settings)],
+        routes=[Route("/healthz", healthz, methods=["GET"]), *collect_routes(runtime)],
         exception_handlers={HTTPException: http_error},
     )
     app.state.settings = settings
+    app.state.runtime = runtime
     return app

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.intake.api import check_token
+from gtm_feedback_dagster.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -30,44 +30,30 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 class SearchService:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    """The HTTP face of `routing.search.Search`; the search parts are built on first use and
+    live as long as the service."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
         self._lock = threading.Lock()
-        self._embedder: Any = None
-        self._scorer: Any = None
-        self._index_cache: Any = None
+        self._search: Any = None
 
-    def _parts(self) -> tuple[Any, Any, Any]:
+    def _engine(self) -> Any:
         with self._lock:
-            if self._embedder is None:
-                from gtm_feedback_dagster.ai.embedders import build_embedder
-                from gtm_feedback_dagster.routing.confidence import CalibratedScorer
-                from gtm_feedback_dagster.routing.search import IndexCache
+            if self._search is None:
+                from gtm_feedback_dagster.routing.search import Search
 
-                self._embedder = build_embedder(self.settings)
-                self._scorer = CalibratedScorer()
-                self._index_cache = IndexCache(self.settings)
-            return self._embedder, self._scorer, self._index_cache
+                self._search = Search.from_runtime(self.runtime)
+            return self._search
 
     def search(self, text: str, area: str | None, limit: int) -> list[dict[str, Any]]:
-        from gtm_feedback_dagster.routing.engine import ensure_request_vectors
-        from gtm_feedback_dagster.routing.search import search_requests
         from gtm_feedback_dagster.store import repo
-        from gtm_feedback_dagster.store.db import session_scope
 
-        embedder, scorer, cache = self._parts()
-
-        def session() -> Any:
-            return session_scope(self.settings.database_url)
-
-        with session() as s:
+        search = self._engine()
+        with self.runtime.session() as s:
             area_slug = repo.resolve_area(s, area).slug if area else None
-            index = cache.get(s, embedder.model_id, embedder.dim)
-        if ensure_request_vectors(session, embedder, index):
-            with session() as s:  # the table changed: pick the new vectors up
-                index = cache.get(s, embedder.model_id, embedder.dim)
-        with session() as s:
-            results = search_requests(s, embedder, index, scorer, text, area_slug, limit)
+        results = search.search(text, area_slug, limit)
         return [r.as_dict(self.settings.app_url) for r in results]
 
     def handle(self, request: Request) -> JSONResponse:
@@ -96,6 +82,6 @@ class SearchService:
         )
 
 
-def build_routes(settings: Settings) -> list[BaseRoute]:
-    service = SearchService(settings)
+def build_routes(runtime: Runtime) -> list[BaseRoute]:
+    service = SearchService(runtime)
     return [Route("/api/search", service.handle, methods=["GET"], name="search")]

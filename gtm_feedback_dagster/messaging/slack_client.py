@@ -11,7 +11,6 @@ error text we produce (`redact` scrubs anything we store, defensively).
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -111,9 +110,9 @@ def is_slack_id(value: str | None) -> bool:
 
 
 def response_url_base() -> str:
-    return os.environ.get("GTM_FEEDBACK_SLACK_RESPONSE_URL_BASE", "").strip() or (
-        DEFAULT_RESPONSE_URL_BASE
-    )
+    from gtm_feedback_dagster.config import load_settings
+
+    return load_settings().slack_response_url_base or DEFAULT_RESPONSE_URL_BASE
 
 
 def allowed_response_url(url: str | None) -> bool:
@@ -399,7 +398,10 @@ def build_slack_client(
     `dg.EnvVar`, plain-Python entry points (CLI, intake service) let it come from the
     environment here.
     """
-    token = token if token is not None else (os.environ.get("SLACK_BOT_TOKEN") or "").strip()
+    if token is None:
+        from gtm_feedback_dagster.config import load_secrets
+
+        token = load_secrets().slack_bot_token
     if not token:
         return None
     return SlackClient(

@@ -1,20 +1,21 @@
-"""Dagster resources wrapping the app's clients. `build_resources()` is the one place that binds
-resource keys; each provider is chosen by configuration (see config.py)."""
+"""Dagster resources wrapping the runtime's clients. `build_resources()` is the one place that
+binds resource keys; each provider is chosen by configuration (see config.py)."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any
 
+from gtm_feedback_dagster.config import Settings, load_settings
+from gtm_feedback_dagster.resources.ai import resources_for
+from gtm_feedback_dagster.resources.slack import slack_resource
 from gtm_feedback_dagster.resources.store import StoreResource
 
 
-def build_resources() -> dict[str, Any]:
-    """Binds every resource key. Modules in this package may add theirs with a module-level
-    `RESOURCES` dict (key -> resource), so each concern registers itself."""
-    resources: dict[str, Any] = {"store": StoreResource()}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        resources.update(getattr(module, "RESOURCES", {}))
-    return resources
+def build_resources(settings: Settings | None = None) -> dict[str, Any]:
+    """Every resource key of the code location: store, embedder, vector_index, llm, slack."""
+    settings = settings or load_settings()
+    return {
+        "store": StoreResource(),
+        **resources_for(settings),
+        "slack": slack_resource(settings),
+    }

@@ -1,22 +1,31 @@
 """Dagster resources for embeddings, the vector index and the LLM.
 
-Thin wrappers over the plain-Python builders in `ai/` and `vectors/`. Which provider is bound is
-decided once, from the settings, when the code location loads (`RESOURCES` below); secrets are
+Small shells around the runtime's part builders (`gtm_feedback_dagster.runtime`), so a run
+builds its clients exactly as the CLI and the intake service do. Which provider is bound is
+decided once, from the settings, when the code location loads (`resources_for`); secrets are
 bound as `dg.EnvVar` only for the providers that need them, so the embedded default runs with no
 variable set and no secret ever appears in run config or metadata.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 from sqlalchemy.orm import Session
 
-from gtm_feedback_dagster.ai.embedders import Embedder, LocalEmbedder, OpenAIEmbedder
+from gtm_feedback_dagster.ai.embedders import Embedder
 from gtm_feedback_dagster.ai.llm import ChatLLM
-from gtm_feedback_dagster.config import Settings, load_settings
+from gtm_feedback_dagster.config import (
+    OPENAI_API_KEY,
+    UPSTASH_VECTOR_REST_TOKEN,
+    UPSTASH_VECTOR_REST_URL,
+    Settings,
+    load_settings,
+)
+from gtm_feedback_dagster.runtime import build_embedder, build_llm, local_index_from_table
 from gtm_feedback_dagster.vectors.base import VectorIndex
 
 
@@ -42,18 +51,17 @@ class EmbedderResource(dg.ConfigurableResource):
         return self._embedder
 
     def _build(self) -> Embedder:
-        if self.provider == "local":
-            return LocalEmbedder()
-        if self.provider == "openai":
-            return OpenAIEmbedder(
-                api_key=self.api_key or "",
-                base_url=self.base_url,
-                model=self.model,
-                dimensions=self.dimensions,
+        if self.provider not in {"local", "openai"}:
+            raise dg.Failure(
+                f"unknown embedder provider {self.provider!r} (local | openai)", allow_retries=False
             )
-        raise dg.Failure(
-            f"unknown embedder provider {self.provider!r} (local | openai)", allow_retries=False
+        settings = replace(
+            load_settings(),
+            embedder=self.provider,
+            openai_base_url=self.base_url,
+            openai_embedding_model=self.model,
         )
+        return build_embedder(settings, self.api_key or "")
 
 
 class VectorIndexResource(dg.ConfigurableResource):
@@ -68,18 +76,16 @@ class VectorIndexResource(dg.ConfigurableResource):
     def open(self, session: Session, model_id: str, dim: int) -> VectorIndex:
         """The index, ready to search vectors of `model_id`."""
         if self.provider == "local":
-            from gtm_feedback_dagster.routing.search import local_index_from_table
-
             return local_index_from_table(session, model_id, dim)
         if self.provider == "upstash":
-            from gtm_feedback_dagster.vectors.upstash_index import UpstashIndex
-
             if not self.url or not self.token:
                 raise dg.Failure(
                     "the upstash vector index needs UPSTASH_VECTOR_REST_URL and "
                     "UPSTASH_VECTOR_REST_TOKEN",
                     allow_retries=False,
                 )
+            from gtm_feedback_dagster.vectors.upstash_index import UpstashIndex
+
             return UpstashIndex(url=self.url, token=self.token, namespace=self.namespace, dim=dim)
         raise dg.Failure(
             f"unknown vector index provider {self.provider!r} (local | upstash)",
@@ -101,10 +107,9 @@ class LLMResource(dg.ConfigurableResource):
         self._llm = None
 
     def get(self) -> ChatLLM | None:
-        if not self.model or not self.api_key:
-            return None
         if self._llm is None:
-            self._llm = ChatLLM(api_key=self.api_key, model=self.model, base_url=self.base_url)
+            settings = replace(load_settings(), llm_model=self.model, openai_base_url=self.base_url)
+            self._llm = build_llm(settings, self.api_key)
         return self._llm
 
 
@@ -113,7 +118,7 @@ def resources_for(settings: Settings) -> dict[str, Any]:
     if settings.embedder == "openai":
         embedder = EmbedderResource(
             provider="openai",
-            api_key=dg.EnvVar("OPENAI_API_KEY"),
+            api_key=dg.EnvVar(OPENAI_API_KEY),
             base_url=settings.openai_base_url,
             model=settings.openai_embedding_model,
         )
@@ -122,20 +127,17 @@ def resources_for(settings: Settings) -> dict[str, Any]:
     if settings.vector_index == "upstash":
         index = VectorIndexResource(
             provider="upstash",
-            url=dg.EnvVar("UPSTASH_VECTOR_REST_URL"),
-            token=dg.EnvVar("UPSTASH_VECTOR_REST_TOKEN"),
+            url=dg.EnvVar(UPSTASH_VECTOR_REST_URL),
+            token=dg.EnvVar(UPSTASH_VECTOR_REST_TOKEN),
         )
     else:
         index = VectorIndexResource(provider="local")
     if settings.llm_model:
         llm = LLMResource(
             model=settings.llm_model,
-            api_key=dg.EnvVar("OPENAI_API_KEY"),
+            api_key=dg.EnvVar(OPENAI_API_KEY),
             base_url=settings.openai_base_url,
         )
     else:
         llm = LLMResource()
     return {"embedder": embedder, "vector_index": index, "llm": llm}
-
-
-RESOURCES = resources_for(load_settings())

@@ -8,12 +8,10 @@ config, logs or metadata.
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 from pydantic import Field
 
-from gtm_feedback_dagster.config import load_settings
+from gtm_feedback_dagster.config import SLACK_BOT_TOKEN, Settings, secret_is_set
 from gtm_feedback_dagster.messaging.slack_client import SlackClient
 
 
@@ -44,11 +42,8 @@ class SlackResource(dg.ConfigurableResource):
         )
 
 
-def slack_resource() -> SlackResource:
-    base_url = load_settings().slack_base_url
-    if (os.environ.get("SLACK_BOT_TOKEN") or "").strip():
-        return SlackResource(bot_token=dg.EnvVar("SLACK_BOT_TOKEN"), base_url=base_url)
+def slack_resource(settings: Settings) -> SlackResource:
+    base_url = settings.slack_base_url
+    if secret_is_set(SLACK_BOT_TOKEN):
+        return SlackResource(bot_token=dg.EnvVar(SLACK_BOT_TOKEN), base_url=base_url)
     return SlackResource(base_url=base_url)
-
-
-RESOURCES = {"slack": slack_resource()}

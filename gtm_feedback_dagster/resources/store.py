@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.config import Settings, load_settings
@@ -25,9 +25,14 @@ class StoreResource(dg.ConfigurableResource):
         description="SQLAlchemy URL; empty means GTM_FEEDBACK_DATABASE_URL or the local SQLite file.",
     )
 
+    _settings: Settings | None = PrivateAttr(default=None)
+
     @property
     def settings(self) -> Settings:
-        return load_settings()
+        """Read once per resource instance (not on every access)."""
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
 
     @property
     def url(self) -> str:

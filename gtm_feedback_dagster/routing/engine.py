@@ -50,8 +50,8 @@ from gtm_feedback_dagster.routing.candidates import (
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer
 from gtm_feedback_dagster.routing.decide import Decision, Thresholds, decide
 from gtm_feedback_dagster.routing.drafting import draft_new_request
+from gtm_feedback_dagster.routing.search import ensure_request_vectors
 from gtm_feedback_dagster.store.schema import ProductArea
-from gtm_feedback_dagster.store.vectors import plan_sync, upsert_vectors
 from gtm_feedback_dagster.vectors.base import VectorIndex, VectorIndexError
 
 log = logging.getLogger(__name__)
@@ -131,30 +131,6 @@ class BatchReport:
             "llm_tokens": dict(self.llm_tokens),
             "timings_seconds": {k: round(v, 4) for k, v in self.timings.items()},
         }
-
-
-def ensure_request_vectors(
-    session: Callable[[], AbstractContextManager[Session]],
-    embedder: Embedder,
-    index: VectorIndex,
-) -> int:
-    """Embed (in one call) every searchable request whose stored vector is missing or stale, and
-    put the new vectors into the table and the serving index. Returns how many; one query when
-    everything is current."""
-    with session() as s:
-        plan = plan_sync(s, embedder.model_id)
-    if not plan.to_embed:
-        return 0
-    vectors = embedder.embed([r.text for r in plan.to_embed])
-    with session() as s:
-        upsert_vectors(
-            s, embedder.model_id, [(r.id, r.content_hash) for r in plan.to_embed], vectors
-        )
-        # Index first, then commit: an unreachable index leaves the rows stale for a retry.
-        index.upsert(
-            [r.id for r in plan.to_embed], vectors, [r.index_metadata() for r in plan.to_embed]
-        )
-    return len(plan.to_embed)
 
 
 def _areas(session: Session) -> list[tuple[str, str, str]]:

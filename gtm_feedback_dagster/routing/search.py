@@ -1,14 +1,16 @@
-"""Semantic search over requests — one function for the CLI, the HTTP API and routing.
+"""Semantic search over requests — one service for the CLI, the HTTP API, Slack and routing.
 
-The serving index is the configured one: for the local default an exact faiss index filled from
-the `request_vectors` table (the source of truth); for production Upstash Vector.
+`Search.from_runtime(runtime)` assembles it once: the runtime's embedder and serving index (for
+the local default an exact faiss index filled from the `request_vectors` table, the source of
+truth; for production Upstash Vector), the calibrated scorer, and the vector sync that makes
+requests added since the last embedding run searchable right away.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,58 +24,18 @@ from gtm_feedback_dagster.routing.candidates import (
     resolve_candidates,
 )
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer, RankedMatch
-from gtm_feedback_dagster.store.vectors import load_matrix, vectors_fingerprint
-from gtm_feedback_dagster.vectors.base import VectorHit, VectorIndex, build_vector_index
+from gtm_feedback_dagster.runtime import Runtime, open_vector_index
+from gtm_feedback_dagster.store.vectors import plan_sync, upsert_vectors
+from gtm_feedback_dagster.vectors.base import VectorHit, VectorIndex
 
 # With an area filter, more neighbours are fetched so that enough of them are in the area.
 AREA_FILTER_FETCH = 500
 
 
-def local_index_from_table(session: Session, model_id: str, dim: int) -> VectorIndex:
-    """An exact faiss index of the stored vectors of `model_id` (vectors of another model live in
-    another space and are left out)."""
-    from gtm_feedback_dagster.vectors.faiss_index import FaissIndex
-
-    index = FaissIndex(dim=dim)
-    ids, matrix, stored_dim = load_matrix(session, model_id)
-    if ids:
-        if stored_dim != dim:
-            raise ValueError(
-                f"stored vectors of {model_id} have dimension {stored_dim}, expected {dim}"
-            )
-        index.upsert(ids, matrix)
-    return index
-
-
 def open_index(settings: Settings, session: Session, model_id: str, dim: int) -> VectorIndex:
-    """The configured index, ready to search."""
-    if settings.vector_index == "local":
-        return local_index_from_table(session, model_id, dim)
-    return build_vector_index(settings, dim=dim)
-
-
-class IndexCache:
-    """A long-lived process (the intake service) keeps one local index and rebuilds it only when
-    the stored vectors changed (row count or newest update differ)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._key: Any = None
-        self._index: VectorIndex | None = None
-
-    def get(self, session: Session, model_id: str, dim: int) -> VectorIndex:
-        if self.settings.vector_index != "local":
-            with self._lock:
-                if self._index is None:
-                    self._index = build_vector_index(self.settings, dim=dim)
-                return self._index
-        key = (model_id, dim, vectors_fingerprint(session, model_id))
-        with self._lock:
-            if self._index is None or key != self._key:
-                self._index = open_index(self.settings, session, model_id, dim)
-                self._key = key
-            return self._index
+    """The configured index with credentials from the environment (for callers that have no
+    runtime at hand)."""
+    return open_vector_index(settings, session, model_id, dim, None, None)
 
 
 @dataclass(frozen=True)
@@ -134,3 +96,66 @@ def search_requests(
         SearchResult(m.candidate.request, m.candidate.similarity, m.confidence, m.reason)
         for m in ranked
     ]
+
+
+def ensure_request_vectors(
+    session: Callable[[], AbstractContextManager[Session]],
+    embedder: Embedder,
+    index: VectorIndex,
+) -> int:
+    """Embed (in one call) every searchable request whose stored vector is missing or stale, and
+    put the new vectors into the table and the serving index. Returns how many; one query when
+    everything is current."""
+    with session() as s:
+        plan = plan_sync(s, embedder.model_id)
+    if not plan.to_embed:
+        return 0
+    vectors = embedder.embed([r.text for r in plan.to_embed])
+    with session() as s:
+        upsert_vectors(
+            s, embedder.model_id, [(r.id, r.content_hash) for r in plan.to_embed], vectors
+        )
+        # Index first, then commit: an unreachable index leaves the rows stale for a retry.
+        index.upsert(
+            [r.id for r in plan.to_embed], vectors, [r.index_metadata() for r in plan.to_embed]
+        )
+    return len(plan.to_embed)
+
+
+@dataclass
+class Search:
+    """Embedder + serving index + calibrated scorer + vector sync, assembled once per process."""
+
+    runtime: Runtime
+    scorer: CalibratedScorer = field(default_factory=CalibratedScorer)
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> Search:
+        return cls(runtime=runtime)
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.runtime.embedder
+
+    def index(self, session: Session) -> VectorIndex:
+        return self.runtime.vector_index(session, self.embedder.model_id, self.embedder.dim)
+
+    def model_warning(self) -> str | None:
+        """Why the confidences may be off for this embedder (calibrated for another), or None."""
+        return self.scorer.check_model(self.embedder.model_id)
+
+    def sync(self) -> VectorIndex:
+        """The serving index with every searchable request's current vector in it."""
+        with self.runtime.session() as s:
+            index = self.index(s)
+        if ensure_request_vectors(self.runtime.session, self.embedder, index):
+            with self.runtime.session() as s:  # the table changed: pick the new vectors up
+                index = self.index(s)
+        return index
+
+    def search(
+        self, text: str, area_slug: str | None = None, limit: int = 10
+    ) -> list[SearchResult]:
+        index = self.sync()
+        with self.runtime.session() as s:
+            return search_requests(s, self.embedder, index, self.scorer, text, area_slug, limit)

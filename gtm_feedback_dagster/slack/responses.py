@@ -22,7 +22,6 @@ hiccup) leaves it for a later run with a backoff, up to `inbox.MAX_ATTEMPTS`.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,7 +39,7 @@ from gtm_feedback_dagster.ai.embedders import (
     request_text,
 )
 from gtm_feedback_dagster.ai.llm import ChatLLM, summarize_thread
-from gtm_feedback_dagster.config import Settings
+from gtm_feedback_dagster.config import Settings, load_settings
 from gtm_feedback_dagster.feedback.submission import RefResolver, prepare_feedback, store_feedback
 from gtm_feedback_dagster.feedback.summarize import (
     MAX_SUMMARY_CHARS,
@@ -655,7 +654,7 @@ def default_account_id(session: Session) -> int:
     """The account of reaction-captured feedback (a reaction carries none): the account named
     by GTM_FEEDBACK_DEFAULT_ACCOUNT, else an "Unknown account" (ARR 0) created on demand, so
     the entry counts as demand without inventing revenue; it can be re-assigned later."""
-    ref = (os.environ.get("GTM_FEEDBACK_DEFAULT_ACCOUNT") or "").strip()
+    ref = load_settings().default_account
     if ref:
         try:
             return repo.resolve_account(session, ref).id

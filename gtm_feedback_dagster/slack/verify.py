@@ -3,7 +3,6 @@ window), checked with slack-sdk's `SignatureVerifier` on the exact bytes receive
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -18,8 +17,9 @@ class ClockLike(Protocol):
 
 
 def signing_secret_from_env() -> str | None:
-    secret = (os.environ.get("SLACK_SIGNING_SECRET") or "").strip()
-    return secret or None
+    from gtm_feedback_dagster.config import load_secrets
+
+    return load_secrets().slack_signing_secret
 
 
 class SlackSignature:

@@ -6,7 +6,6 @@ cosine similarity in [-1, 1], so a score means the same thing whichever index se
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -98,7 +97,9 @@ def check_matrix(vectors: np.ndarray, dim: int, what: str = "vectors") -> np.nda
     return arr
 
 
-def build_vector_index(settings: Settings, dim: int = 384) -> VectorIndex:
+def build_vector_index(
+    settings: Settings, dim: int = 384, url: str | None = None, token: str | None = None
+) -> VectorIndex:
     """The configured index. "local" returns an empty FaissIndex that callers fill from the
     request_vectors table; "upstash" connects to UPSTASH_VECTOR_REST_URL with its token."""
     # Imported here so that importing this module never pulls faiss or httpx into CLI start-up.
@@ -109,8 +110,13 @@ def build_vector_index(settings: Settings, dim: int = 384) -> VectorIndex:
     if settings.vector_index == "upstash":
         from gtm_feedback_dagster.vectors.upstash_index import UpstashIndex
 
-        url = (os.environ.get("UPSTASH_VECTOR_REST_URL") or "").strip()
-        token = (os.environ.get("UPSTASH_VECTOR_REST_TOKEN") or "").strip()
+        if url is None or token is None:
+            from gtm_feedback_dagster.config import load_secrets
+
+            secrets = load_secrets()
+            url = url if url is not None else secrets.upstash_url
+            token = token if token is not None else secrets.upstash_token
+        url, token = url or "", token or ""
         missing = [
             name
             for name, value in (

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from gtm_feedback_dagster.cli import cli
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Feedback
-from tests.intake.seed import seed_url
 from tests.feedback.test_reference_import import small_export
+from tests.intake.seed import seed_url
 
 
 def _run(*args: str):  # type: ignore[no-untyped-def]

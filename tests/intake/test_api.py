@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from gtm_feedback_dagster.config import Settings, load_settings
 from gtm_feedback_dagster.intake.api import API_TOKEN_ENV, MAX_BODY_BYTES
 from gtm_feedback_dagster.intake.app import collect_routes, create_app
+from gtm_feedback_dagster.runtime import Runtime
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Feedback
 from tests.intake.seed import seed_url
@@ -245,9 +246,10 @@ def test_fixed_resubmission_with_the_same_external_id_revives_the_entry(
     assert (entry.status, entry.error, entry.raw) == ("pending", None, None)
 
 
-def test_create_app_mounts_build_routes_of_every_intake_module(sqlite_url: str) -> None:
-    paths = {r.path for r in collect_routes(_settings(sqlite_url)) if isinstance(r, Route)}
-    assert {"/api/feedback", "/api/feedback/{entry_id:int}"} <= paths
+def test_create_app_mounts_the_routes_of_every_intake_module(sqlite_url: str) -> None:
+    runtime = Runtime.from_settings(_settings(sqlite_url))
+    paths = {r.path for r in collect_routes(runtime) if isinstance(r, Route)}
+    assert {"/api/feedback", "/api/feedback/{entry_id:int}", "/api/search"} <= paths
     app_paths = {r.path for r in create_app(_settings(sqlite_url)).routes if isinstance(r, Route)}
     assert "/healthz" in app_paths and paths <= app_paths
 

@@ -52,7 +52,7 @@ def resources_from_env() -> dict[str, Any]:
     the environment of *now* — the module-level bindings were made when the module was imported,
     before the test set the stand-ins' URLs."""
     settings = load_settings()
-    return {"store": StoreResource(), **resources_for(settings), "slack": slack_resource()}
+    return {"store": StoreResource(), **resources_for(settings), "slack": slack_resource(settings)}
 
 
 def execute(spec: dict[str, Any], started: Callable[[], None]) -> bool:

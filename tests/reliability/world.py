@@ -33,7 +33,7 @@ from gtm_feedback_dagster.messaging.outbox import deliver_outbox
 from gtm_feedback_dagster.messaging.slack_client import SlackClient
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer
 from gtm_feedback_dagster.routing.engine import RoutingEnv, ensure_request_vectors, route_batch
-from gtm_feedback_dagster.routing.search import local_index_from_table
+from gtm_feedback_dagster.runtime import local_index_from_table
 from gtm_feedback_dagster.store import db
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import (

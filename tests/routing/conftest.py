@@ -11,7 +11,7 @@ from gtm_feedback_dagster.ai.embedders import Embedder
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer
 from gtm_feedback_dagster.routing.engine import RoutingEnv, ensure_request_vectors
-from gtm_feedback_dagster.routing.search import local_index_from_table
+from gtm_feedback_dagster.runtime import local_index_from_table
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.vectors.base import VectorIndex
 
