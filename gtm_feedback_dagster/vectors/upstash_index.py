@@ -8,13 +8,22 @@ Things about the `upstash-vector` client (0.8) that shape this module, read from
   `result` as KeyError;
 - for the COSINE metric the service returns `(1 + cosine) / 2` in [0, 1]; we map it back to cosine
   so scores agree with the local faiss index (DOT_PRODUCT uses the same mapping);
-- `query_many` sends all queries in one request (one per row would be a round trip each).
+- `query_many` sends all queries in one request (one per row would be a round trip each);
+- a rate limit answers an error body ("ERR max requests limit exceeded", or a gateway's 429 page)
+  that the client does not retry: we back off and retry those ourselves, then raise a *retryable*
+  error so the op's retry policy takes over. A daily/monthly quota is different: it clears only
+  when the quota period resets, so it is raised at once, not retryable within the run (the
+  entries wait for the sweep after the reset).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -31,6 +40,19 @@ DELETE_BATCH = 1000
 QUERY_BATCH = 100
 MAX_TOP_K = 1000
 
+# Error bodies that mean "slow down" (per-second / concurrency limits, a proxy's 429).
+_RATE_LIMITED = re.compile(
+    r"max requests limit|rate.?limit|too many requests|\b429\b|max concurrent|throttl",
+    re.IGNORECASE,
+)
+# Error bodies that mean a quota for the day or month is used up.
+_QUOTA = re.compile(r"daily|monthly|quota", re.IGNORECASE)
+
+
+def is_rate_limited(message: str) -> bool:
+    """A transient "slow down" answer, as opposed to a quota for the period or a real error."""
+    return bool(_RATE_LIMITED.search(message)) and not _QUOTA.search(message)
+
 
 def _score_to_cosine(score: float) -> float:
     return float(min(1.0, max(-1.0, 2.0 * float(score) - 1.0)))
@@ -44,17 +66,30 @@ class UpstashIndex:
         self,
         url: str,
         token: str,
-        namespace: str = "",
+        namespace: str | None = None,
         retries: int = 3,
         retry_interval: float = 0.5,
         *,
         dim: int | None = None,
         timeout: float = 30.0,
+        rate_limit_retries: int = 4,
+        rate_limit_backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not url or not token:
             raise VectorIndexError("Upstash Vector needs a REST URL and a token")
+        if namespace is None:
+            from gtm_feedback_dagster.config import load_settings
+
+            namespace = load_settings().upstash_namespace
         self.url = url.rstrip("/")
         self.namespace = namespace
+        # Backoff on rate limits: rate_limit_backoff * 2**attempt seconds (+ up to 50% jitter),
+        # rate_limit_retries times; 0.5 s and 4 give ~7.5 s in all before the op's retry policy.
+        self.rate_limit_retries = max(0, int(rate_limit_retries))
+        self.rate_limit_backoff = max(0.0, float(rate_limit_backoff))
+        self._sleep = sleep
+        self.rate_limited_attempts = 0  # total backoffs taken, for metadata and tests
         self.dim = dim
         self._index = Index(
             url=self.url,
@@ -69,14 +104,45 @@ class UpstashIndex:
         http_client = getattr(self._index, "_client", None)
         if isinstance(http_client, httpx.Client):
             http_client.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+            # The client ignores the status; a gateway's 429 page would look merely malformed.
+            hooks = dict(http_client.event_hooks)
+            hooks["response"] = [*hooks.get("response", []), self._note_status]
+            http_client.event_hooks = hooks
+        self._last = threading.local()
         self._checked = False
 
     # -- plumbing -------------------------------------------------------------------------------
 
+    def _note_status(self, response: httpx.Response) -> None:
+        self._last.status = response.status_code
+
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return self._call_once(what, fn, *args, **kwargs)
+            except VectorIndexError as exc:
+                if not getattr(exc, "rate_limited", False) or attempt >= self.rate_limit_retries:
+                    raise
+                delay = self.rate_limit_backoff * (2**attempt)
+                self._sleep(delay * (1.0 + 0.5 * random.random()))
+                attempt += 1
+                self.rate_limited_attempts += 1
+
+    def _call_once(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        self._last.status = None
         try:
             return fn(*args, **kwargs)
         except UpstashError as exc:
+            message = str(exc)
+            if getattr(self._last, "status", None) == 429 and not _QUOTA.search(message):
+                message = f"HTTP 429: {message}"
+            if is_rate_limited(message):
+                error = VectorIndexError(
+                    f"Upstash Vector {what} rate-limited: {message}", retryable=True
+                )
+                error.rate_limited = True  # type: ignore[attr-defined]
+                raise error from exc
             raise VectorIndexError(f"Upstash Vector {what} failed: {exc}") from exc
         except ClientError as exc:
             raise VectorIndexError(f"Upstash Vector {what} rejected by the client: {exc}") from exc
@@ -88,6 +154,13 @@ class UpstashIndex:
                 retryable=True,
             ) from exc
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            if getattr(self._last, "status", None) == 429:
+                error = VectorIndexError(
+                    f"Upstash Vector {what} rate-limited: HTTP 429 from {self.url}",
+                    retryable=True,
+                )
+                error.rate_limited = True  # type: ignore[attr-defined]
+                raise error from exc
             raise VectorIndexError(
                 f"Upstash Vector {what} failed: malformed response from {self.url} "
                 f"({type(exc).__name__}: {exc})",
