@@ -18,9 +18,9 @@ from gtm_feedback_dagster.config import Settings, load_settings
 QUIET_CONSOLE: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def _search(
+def _search_locally(
     settings: Settings, text: str, area: str | None, limit: int
-) -> tuple[list[Any], str | None]:
+) -> tuple[list[dict[str, Any]], str | None]:
     from gtm_feedback_dagster.routing.search import Search
     from gtm_feedback_dagster.runtime import Runtime
     from gtm_feedback_dagster.store import repo
@@ -32,7 +32,51 @@ def _search(
             area_slug = repo.resolve_area(s, area).slug
     # Requests added since the last embedding run become searchable right away (search syncs).
     results = search.search(text, area_slug, limit)
-    return results, search.model_warning()
+    return [r.as_dict(settings.app_url) for r in results], search.model_warning()
+
+
+def _search_service(
+    settings: Settings, text: str, area: str | None, limit: int
+) -> list[dict[str, Any]] | None:
+    """Results from the running intake service (its model is already loaded), or None when it
+    cannot be reached (the caller then searches in this process)."""
+    import httpx
+
+    from gtm_feedback_dagster.config import load_secrets
+
+    params: dict[str, Any] = {"q": text, "limit": limit}
+    if area:
+        params["area"] = area
+    token = load_secrets().api_token or ""
+    try:
+        response = httpx.get(
+            f"{settings.service_url}/api/search",
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30.0,
+        )
+    except httpx.TransportError as exc:
+        click.echo(f"warning: {settings.service_url} unreachable ({exc}); searching here", err=True)
+        return None
+    if response.status_code == 400:
+        raise click.UsageError(response.json().get("error", response.text))
+    if response.status_code != 200:
+        click.echo(
+            f"warning: {settings.service_url} answered {response.status_code}; searching here",
+            err=True,
+        )
+        return None
+    return list(response.json()["results"])
+
+
+def _search(
+    settings: Settings, text: str, area: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    if settings.service_url:
+        results = _search_service(settings, text, area, limit)
+        if results is not None:
+            return results, None
+    return _search_locally(settings, text, area, limit)
 
 
 @click.command("search")
@@ -41,7 +85,10 @@ def _search(
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def search(text: str, area: str | None, limit: int, as_json: bool) -> None:
-    """Find the feature requests closest to TEXT, most likely first."""
+    """Find the feature requests closest to TEXT, most likely first.
+
+    With GTM_FEEDBACK_SERVICE_URL set, the running intake service answers (no model start-up
+    here); otherwise, or when it is unreachable, this process searches."""
     settings = load_settings()
     if not text.strip():
         raise click.UsageError("TEXT is empty")
@@ -49,19 +96,18 @@ def search(text: str, area: str | None, limit: int, as_json: bool) -> None:
     if warning:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
-        click.echo(json.dumps([r.as_dict(settings.app_url) for r in results], indent=2))
+        click.echo(json.dumps(results, indent=2))
         return
     if not results:
         click.echo("no requests found")
         return
     click.echo(f"{'#':>2}  {'conf':>5}  {'sim':>5}  request")
-    for rank, result in enumerate(results, start=1):
-        req = result.request
+    for rank, row in enumerate(results, start=1):
         click.echo(
-            f"{rank:>2}  {result.confidence:5.2f}  {result.similarity:5.2f}  {req.title} "
-            f"[{req.slug}] ({', '.join(req.area_slugs) or 'no area'}; {req.status})"
+            f"{rank:>2}  {row['confidence']:5.2f}  {row['similarity']:5.2f}  {row['title']} "
+            f"[{row['slug']}] ({', '.join(row['areas']) or 'no area'}; {row['status']})"
         )
-        click.echo(f"{'':>18}{result.reason}")
+        click.echo(f"{'':>18}{row['reason']}")
 
 
 @click.command("route")

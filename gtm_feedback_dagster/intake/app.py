@@ -7,6 +7,9 @@ Starlette's threadpool so the event loop stays free.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import text
@@ -24,11 +27,13 @@ from gtm_feedback_dagster.slack.routes import build_slack_routes
 from gtm_feedback_dagster.store.db import engine_for
 
 
-def collect_routes(runtime: Runtime) -> list[BaseRoute]:
+def collect_routes(
+    runtime: Runtime, search: search_api.SearchService | None = None
+) -> list[BaseRoute]:
     settings = runtime.settings
     return [
         *api.build_routes(settings),
-        *search_api.build_routes(runtime),
+        *search_api.build_routes(search or search_api.SearchService(runtime)),
         *build_slack_routes(settings),
     ]
 
@@ -42,14 +47,29 @@ def _database_reachable(url: str) -> bool:
         return False
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, runtime: Runtime | None = None, warm: bool = False
+) -> Starlette:
+    """The service. `warm=True` (what `gtm-feedback serve` does) loads the model and the
+    search index in a thread at start-up, so no request pays for it; `/healthz` says
+    `"search": "warming"` until it is `"ready"`."""
     runtime = runtime or Runtime.from_settings(settings or load_settings())
     settings = runtime.settings
+    search = search_api.SearchService(runtime)
 
     async def healthz(request: Request) -> JSONResponse:
         if await run_in_threadpool(_database_reachable, settings.database_url):
-            return JSONResponse({"ok": True})
-        return JSONResponse({"ok": False, "error": "database unreachable"}, status_code=503)
+            return JSONResponse({"ok": True, "search": search.status})
+        return JSONResponse(
+            {"ok": False, "error": "database unreachable", "search": search.status},
+            status_code=503,
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if warm:
+            threading.Thread(target=search.warm, name="search-warm-up", daemon=True).start()
+        yield
 
     async def http_error(request: Request, exc: Any) -> Response:
         # 404/405 and friends as JSON, like every other answer of the API.
@@ -61,9 +81,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         )
 
     app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *collect_routes(runtime)],
+        routes=[Route("/healthz", healthz, methods=["GET"]), *collect_routes(runtime, search)],
         exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.runtime = runtime
+    app.state.search = search
     return app

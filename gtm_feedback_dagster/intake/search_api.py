@@ -38,6 +38,21 @@ class SearchService:
         self.settings = runtime.settings
         self._lock = threading.Lock()
         self._search: Any = None
+        self.status = "cold"  # cold | warming | ready | failed
+
+    def warm(self) -> None:
+        """Load the model and fill the serving index before the first request needs them (the
+        service runs this in a thread at start-up; `/healthz` reports the status)."""
+        self.status = "warming"
+        try:
+            search = self._engine()
+            search.embedder.embed(["warm-up"])
+            search.sync()
+        except Exception:
+            log.exception("search warm-up failed; the first search will retry")
+            self.status = "failed"
+            return
+        self.status = "ready"
 
     def _engine(self) -> Any:
         with self._lock:
@@ -82,6 +97,5 @@ class SearchService:
         )
 
 
-def build_routes(runtime: Runtime) -> list[BaseRoute]:
-    service = SearchService(runtime)
+def build_routes(service: SearchService) -> list[BaseRoute]:
     return [Route("/api/search", service.handle, methods=["GET"], name="search")]

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from gtm_feedback_dagster.ai.embedders import LocalEmbedder
 from gtm_feedback_dagster.config import load_settings
-from gtm_feedback_dagster.intake.search_api import build_routes
+from gtm_feedback_dagster.intake.search_api import SearchService, build_routes
 from gtm_feedback_dagster.runtime import Runtime
 from tests.routing.handmade import seed_requests
 
@@ -24,7 +24,7 @@ def client(
 ) -> Iterator[TestClient]:
     monkeypatch.setenv("GTM_FEEDBACK_API_TOKEN", TOKEN)
     seed_requests(app_env)
-    app = Starlette(routes=build_routes(Runtime.from_settings(load_settings())))
+    app = Starlette(routes=build_routes(SearchService(Runtime.from_settings(load_settings()))))
     with TestClient(app) as test_client:
         yield test_client
 
