@@ -192,6 +192,8 @@ class Feedback(Base):
         UniqueConstraint("source", "external_id"),
         Index("ix_feedback_status_id", "status", "id"),
         Index("ix_feedback_request_created", "request_id", "created_at"),
+        # The firehose sensor scans routed entries by routing time.
+        Index("ix_feedback_status_routed_at", "status", "routed_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -262,7 +264,11 @@ class SlackInbox(Base):
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # "Is a firehose post of this entry queued yet?" (the firehose sensor, per entry).
+        Index("ix_outbox_feedback_kind", "feedback_id", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(
