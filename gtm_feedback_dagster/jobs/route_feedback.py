@@ -54,6 +54,9 @@ def feedback_ids_of_run_config(run_config: dict[str, Any]) -> list[int]:
         "own transaction: attach + follow + confirmation DM, approval request, or a new request."
     ),
     tags={"kind": "routing"},
+    # One routing batch at a time across the deployment (deploy/dagster.yaml sets the limit):
+    # runs from the sensor, its sweep and the CLI all carry this pool.
+    pool="routing",
 )
 def route_feedback_batch(
     context: dg.OpExecutionContext,
@@ -116,7 +119,13 @@ def route_feedback_batch(
 @dg.job(
     executor_def=dg.in_process_executor,
     description="Routes a batch of pending feedback entries to feature requests (three tiers).",
-    tags={"dagster/max_retries": 1, "dagster/retry_on_asset_or_op_failure": False},
+    tags={
+        "dagster/max_retries": 1,
+        "dagster/retry_on_asset_or_op_failure": False,
+        # Run monitoring fails a run that hangs past an hour (a batch takes seconds), so its
+        # entries are picked up again instead of waiting for a stuck run.
+        "dagster/max_runtime": 3600,
+    },
 )
 def route_feedback_job() -> None:
     # Messages were queued in the same transactions as the routing decisions; deliver them now
