@@ -47,12 +47,17 @@ class Settings:
     auto_attach_threshold: float = 0.90
     ask_threshold: float = 0.80
     embedder: str = "local"  # local | openai
+    local_backend: str = "onnx"  # onnx | torch: how the local model runs (same vectors)
     vector_index: str = "local"  # local | upstash
     llm_model: str | None = None  # set to enable the OpenAI-compatible LLM judge and drafting
     openai_base_url: str | None = None
     openai_embedding_model: str = "text-embedding-3-small"
     slack_base_url: str | None = None
+    # auto: Slack when SLACK_BOT_TOKEN is set, else the outbox only; api: SLACK_BOT_TOKEN is
+    # required (a production code server fails to load without it); outbox: never call Slack.
+    slack_mode: str = "auto"
     app_url: str = "http://localhost:8000"
+    service_url: str | None = None  # a running `gtm-feedback serve`; the CLI's search asks it
     reminder_delay_minutes: int = 60
     approval_expiry_days: int = 7
     route_batch_size: int = 200
@@ -89,6 +94,10 @@ class Settings:
             raise ValueError(
                 f"GTM_FEEDBACK_EMBEDDER must be local or openai, got {self.embedder!r}"
             )
+        if self.slack_mode not in {"auto", "api", "outbox"}:
+            raise ValueError(
+                f"GTM_FEEDBACK_SLACK_MODE must be auto, api or outbox, got {self.slack_mode!r}"
+            )
         if self.vector_index not in {"local", "upstash"}:
             raise ValueError(
                 f"GTM_FEEDBACK_VECTOR_INDEX must be local or upstash, got {self.vector_index!r}"
@@ -115,13 +124,16 @@ def load_settings() -> Settings:
         auto_attach_threshold=_env_float("GTM_FEEDBACK_AUTO_ATTACH_THRESHOLD", 0.90),
         ask_threshold=_env_float("GTM_FEEDBACK_ASK_THRESHOLD", 0.80),
         embedder=(_env("GTM_FEEDBACK_EMBEDDER", "local") or "local").lower(),
+        local_backend=(_env("GTM_FEEDBACK_LOCAL_BACKEND", "onnx") or "onnx").lower(),
         vector_index=(_env("GTM_FEEDBACK_VECTOR_INDEX", "local") or "local").lower(),
         llm_model=_env("GTM_FEEDBACK_LLM_MODEL"),
         openai_base_url=_env("OPENAI_BASE_URL"),
         openai_embedding_model=_env("GTM_FEEDBACK_OPENAI_EMBEDDING_MODEL", "text-embedding-3-small")
         or "text-embedding-3-small",
         slack_base_url=_env("GTM_FEEDBACK_SLACK_BASE_URL"),
+        slack_mode=(_env("GTM_FEEDBACK_SLACK_MODE", "auto") or "auto").lower(),
         app_url=(_env("GTM_FEEDBACK_APP_URL", "http://localhost:8000") or "").rstrip("/"),
+        service_url=(_env("GTM_FEEDBACK_SERVICE_URL") or "").rstrip("/") or None,
         reminder_delay_minutes=_env_int("GTM_FEEDBACK_REMINDER_DELAY_MINUTES", 60),
         approval_expiry_days=_env_int("GTM_FEEDBACK_APPROVAL_EXPIRY_DAYS", 7),
         route_batch_size=_env_int("GTM_FEEDBACK_ROUTE_BATCH_SIZE", 200),

@@ -53,7 +53,11 @@ def build_llm(settings: Settings, openai_api_key: str | None) -> ChatLLM | None:
 
 def build_slack(settings: Settings, bot_token: str | None) -> SlackClient | None:
     """The Slack Web API client, or None (outbox-only mode) without a bot token."""
+    if settings.slack_mode == "outbox":
+        return None
     if not bot_token:
+        if settings.slack_mode == "api":
+            raise ValueError("GTM_FEEDBACK_SLACK_MODE=api but SLACK_BOT_TOKEN is not set")
         return None
     from gtm_feedback_dagster.messaging.slack_client import SlackClient
 

@@ -43,7 +43,17 @@ class SlackResource(dg.ConfigurableResource):
 
 
 def slack_resource(settings: Settings) -> SlackResource:
+    """Bound when the code location loads. With `GTM_FEEDBACK_SLACK_MODE=api` (production) a
+    missing SLACK_BOT_TOKEN stops the code server with a clear error instead of quietly
+    running outbox-only."""
     base_url = settings.slack_base_url
+    if settings.slack_mode == "outbox":
+        return SlackResource(base_url=base_url)
     if secret_is_set(SLACK_BOT_TOKEN):
         return SlackResource(bot_token=dg.EnvVar(SLACK_BOT_TOKEN), base_url=base_url)
+    if settings.slack_mode == "api":
+        raise dg.DagsterInvariantViolationError(
+            "GTM_FEEDBACK_SLACK_MODE=api but SLACK_BOT_TOKEN is not set: set the bot token, or "
+            "GTM_FEEDBACK_SLACK_MODE=outbox to keep messages in the outbox"
+        )
     return SlackResource(base_url=base_url)
