@@ -67,6 +67,8 @@ class Settings:
     max_text_chars: int = 5000
     feedback_emoji: str = "gtm-feedback"
     digest_channel: str | None = None
+    ops_channel: str | None = None  # Slack channel told about failed Dagster runs
+    dagster_url: str = "http://localhost:3000"  # the Dagster UI, for links to runs and assets
     default_account: str | None = None  # account of Slack-captured entries that name none
     slack_response_url_base: str = "https://hooks.slack.com/"
     extra: dict[str, str] = field(default_factory=dict)
@@ -143,6 +145,8 @@ def load_settings() -> Settings:
         max_text_chars=_env_int("GTM_FEEDBACK_MAX_TEXT_CHARS", 5000),
         feedback_emoji=_env("GTM_FEEDBACK_EMOJI", "gtm-feedback") or "gtm-feedback",
         digest_channel=_env("SLACK_DIGEST_CHANNEL_ID"),
+        ops_channel=_env("GTM_FEEDBACK_OPS_CHANNEL"),
+        dagster_url=(_env("GTM_FEEDBACK_DAGSTER_URL", "http://localhost:3000") or "").rstrip("/"),
         default_account=_env("GTM_FEEDBACK_DEFAULT_ACCOUNT"),
         slack_response_url_base=_env("GTM_FEEDBACK_SLACK_RESPONSE_URL_BASE")
         or "https://hooks.slack.com/",

@@ -29,6 +29,7 @@ from gtm_feedback_dagster.sensors.new_feedback import new_feedback_sensor
 from gtm_feedback_dagster.sensors.outbox import outbox_sensor
 from gtm_feedback_dagster.sensors.product_area_partitions import product_area_partitions_sensor
 from gtm_feedback_dagster.sensors.reminders import reminder_sensor
+from gtm_feedback_dagster.sensors.run_failures import run_failure_sensor
 from gtm_feedback_dagster.sensors.shipped import shipped_sensor
 from gtm_feedback_dagster.sensors.slack_responses import slack_response_sensor
 
@@ -61,6 +62,7 @@ def build_definitions() -> dg.Definitions:
             reminder_sensor,
             shipped_sensor,
             product_area_partitions_sensor,
+            run_failure_sensor,
         ],
         schedules=[
             daily_area_insights_schedule,
