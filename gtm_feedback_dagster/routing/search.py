@@ -8,11 +8,13 @@ requests added since the last embedding run searchable right away.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.ai.embedders import Embedder, query_text
@@ -25,8 +27,10 @@ from gtm_feedback_dagster.routing.candidates import (
 )
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer, RankedMatch
 from gtm_feedback_dagster.runtime import Runtime, open_vector_index
-from gtm_feedback_dagster.store.vectors import plan_sync, upsert_vectors
+from gtm_feedback_dagster.store.vectors import load_matrix, plan_sync, upsert_vectors
 from gtm_feedback_dagster.vectors.base import VectorHit, VectorIndex
+
+log = logging.getLogger(__name__)
 
 # With an area filter, more neighbours are fetched so that enough of them are in the area.
 AREA_FILTER_FETCH = 500
@@ -98,6 +102,27 @@ def search_requests(
     ]
 
 
+def repair_index(session: Session, model_id: str, index: VectorIndex, expected: int) -> int:
+    """Put the table's current vectors back into an index that lost some (an Upstash index
+    reset or restored from an old backup), without re-embedding: the table is the source of
+    truth. Returns how many were re-upserted (0 when the index holds at least `expected`)."""
+    if expected == 0 or index.count() >= expected:
+        return 0
+    ids, matrix, _dim = load_matrix(session, model_id)
+    if not ids:
+        return 0
+    stored = {rid: row for rid, row in zip(ids, matrix, strict=True)}
+    requests = [r for r in plan_sync(session, model_id, full=True).to_embed if r.id in stored]
+    if not requests:
+        return 0
+    index.upsert(
+        [r.id for r in requests],
+        np.stack([stored[r.id] for r in requests]),
+        [r.index_metadata() for r in requests],
+    )
+    return len(requests)
+
+
 def ensure_request_vectors(
     session: Callable[[], AbstractContextManager[Session]],
     embedder: Embedder,
@@ -108,6 +133,13 @@ def ensure_request_vectors(
     everything is current."""
     with session() as s:
         plan = plan_sync(s, embedder.model_id)
+        repaired = repair_index(s, embedder.model_id, index, expected=len(plan.unchanged))
+    if repaired:
+        log.warning(
+            "the vector index held fewer vectors than the table (lost or reset?): re-upserted "
+            "%d stored vectors before deciding",
+            repaired,
+        )
     if not plan.to_embed:
         return 0
     vectors = embedder.embed([r.text for r in plan.to_embed])
