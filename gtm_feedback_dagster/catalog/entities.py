@@ -17,17 +17,19 @@ from urllib.parse import urlparse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gtm_feedback_dagster.core.validation import ValidationError, clean_text, slugify
-from gtm_feedback_dagster.feedback.records import (
+from gtm_feedback_dagster.catalog.resolver import RefResolver
+from gtm_feedback_dagster.core.validation import (
+    ValidationError,
     blank,
+    clean_text,
     parse_amount,
     parse_bool,
     parse_date,
     parse_datetime,
+    slugify,
     split_list,
     text_or_none,
 )
-from gtm_feedback_dagster.feedback.submission import RefResolver
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.schema import (
     Account,
@@ -339,6 +341,33 @@ def _area_ids(resolver: RefResolver, refs: list[str]) -> list[int]:
     if problems:
         raise ValidationError(problems)
     return ids
+
+
+def create_area(
+    session: Session,
+    name: str,
+    slug: str | None = None,
+    description: str = "",
+    firehose_channel: str | None = None,
+) -> tuple[ProductArea, bool]:
+    """Idempotent by slug: returns (area, created); an existing area is left unchanged."""
+    name = clean_text(name, 100, what="name")
+    area_slug = slugify(slug or name)
+    existing = session.scalars(select(ProductArea).where(ProductArea.slug == area_slug)).first()
+    if existing is not None:
+        return existing, False
+    # The upsert checks what a new area must satisfy (unique name, description length).
+    upsert_area(
+        session,
+        None,
+        {
+            "name": name,
+            "slug": area_slug,
+            "description": description,
+            "firehose_channel": firehose_channel,
+        },
+    )
+    return session.scalars(select(ProductArea).where(ProductArea.slug == area_slug)).one(), True
 
 
 HANDLERS: dict[str, Callable[[Session, RefResolver | None, dict[str, Any]], Upsert]] = {

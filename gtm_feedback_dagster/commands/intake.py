@@ -46,11 +46,9 @@ def submit(
     external_id: str | None,
 ) -> None:
     """Submit one feedback entry; it is stored `pending` for routing."""
-    from gtm_feedback_dagster.feedback.submission import (
-        RefResolver,
-        prepare_feedback,
-        store_feedback,
-    )
+    from gtm_feedback_dagster.catalog.resolver import RefResolver
+    from gtm_feedback_dagster.feedback.submission import store_feedback
+    from gtm_feedback_dagster.feedback.validate import prepare_feedback
 
     settings = ready_settings()
     record = {

@@ -10,9 +10,11 @@ from typing import Any
 
 import click
 
+from gtm_feedback_dagster.catalog import entities, listings
 from gtm_feedback_dagster.commands.intake import ready_settings
 from gtm_feedback_dagster.commands.output import format_fields, format_table, to_json
-from gtm_feedback_dagster.requests import management as mg
+from gtm_feedback_dagster.feedback import entries
+from gtm_feedback_dagster.requests import lifecycle, queries
 from gtm_feedback_dagster.store.db import session_scope
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -44,7 +46,7 @@ def requests_list(area: str | None, status: str | None, limit: int, as_json: boo
     """Requests, newest first, with their demand (entries, accounts, ARR of distinct accounts)."""
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        rows = mg.list_requests(session, area=area, status=status, limit=limit)
+        rows = queries.list_requests(session, area=area, status=status, limit=limit)
     _emit(
         rows,
         as_json,
@@ -89,7 +91,7 @@ def requests_show(ref: str, as_json: bool) -> None:
     """One request: areas, followers, entries and the ARR of distinct accounts asking."""
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        detail = mg.request_detail(session, ref, settings.app_url)
+        detail = queries.request_detail(session, ref, settings.app_url)
     _emit(detail, as_json, _render_request)
 
 
@@ -104,9 +106,9 @@ def requests_create(title: str, description: str, areas: tuple[str, ...], creato
     """Create a request by hand (the creator follows it)."""
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        request = mg.create_request(session, title, description, list(areas), creator)
+        request = lifecycle.create_request(session, title, description, list(areas), creator)
         click.echo(f"request {request.id} created: {request.slug}")
-        click.echo(mg.request_url(settings.app_url, request.slug))
+        click.echo(queries.request_url(settings.app_url, request.slug))
 
 
 def _status_command(name: str, status: str, help_text: str) -> click.Command:
@@ -115,7 +117,7 @@ def _status_command(name: str, status: str, help_text: str) -> click.Command:
     def command(ref: str) -> None:
         settings = ready_settings()
         with session_scope(settings.database_url) as session:
-            change = mg.set_request_status(session, ref, status)
+            change = lifecycle.set_request_status(session, ref, status)
         click.echo(change.message)
 
     return command
@@ -151,7 +153,7 @@ def entries_list(status: str | None, request_ref: str | None, limit: int, as_jso
     """Entries, newest first."""
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        rows = mg.list_entries(session, status=status, request=request_ref, limit=limit)
+        rows = entries.list_entries(session, status=status, request=request_ref, limit=limit)
     _emit(
         rows,
         as_json,
@@ -194,7 +196,7 @@ def entries_show(entry_id: int, as_json: bool) -> None:
     """One entry, with the reason when it is invalid or failed."""
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        detail = mg.entry_detail(session, entry_id, settings.app_url)
+        detail = entries.entry_detail(session, entry_id, settings.app_url)
     _emit(detail, as_json, _render_entry)
 
 
@@ -208,7 +210,9 @@ def entries_retry(entry_id: int | None, all_failed: bool) -> None:
     """
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        results = mg.retry_entries(session, entry_id, all_failed, max_chars=settings.max_text_chars)
+        results = entries.retry_entries(
+            session, entry_id, all_failed, max_chars=settings.max_text_chars
+        )
     for result in results:
         click.echo(result.message)
     if all_failed:
@@ -231,7 +235,7 @@ def areas_group() -> None:
 def areas_list(as_json: bool) -> None:
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        rows = mg.list_areas(session)
+        rows = listings.list_areas(session)
     _emit(
         rows,
         as_json,
@@ -256,7 +260,7 @@ def areas_create(
     """Create a product area (idempotent by slug)."""
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        area, created = mg.create_area(session, name, slug, description, firehose_channel)
+        area, created = entities.create_area(session, name, slug, description, firehose_channel)
         slug_value = area.slug
     if created:
         click.echo(f"area {slug_value!r} created")
@@ -283,7 +287,7 @@ def accounts_list(limit: int, as_json: bool) -> None:
     """Accounts by ARR, with how much feedback they gave."""
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        rows = mg.list_accounts(session, limit=limit)
+        rows = listings.list_accounts(session, limit=limit)
     _emit(
         rows,
         as_json,
@@ -333,7 +337,7 @@ def accounts_show(ref: str, as_json: bool) -> None:
     """One account with its opportunities and the requests it asked for."""
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        detail = mg.account_detail(session, ref, settings.app_url)
+        detail = listings.account_detail(session, ref, settings.app_url)
     _emit(detail, as_json, _render_account)
 
 
@@ -397,7 +401,7 @@ def users_create(
 def users_list(as_json: bool) -> None:
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        rows = mg.list_users(session)
+        rows = listings.list_users(session)
     _emit(
         rows,
         as_json,
@@ -412,7 +416,7 @@ def follow(request_ref: str, user_ref: str) -> None:
     """Follow a request (get its shipped notice)."""
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        click.echo(mg.follow(session, request_ref, user_ref, on=True))
+        click.echo(lifecycle.follow(session, request_ref, user_ref, on=True))
 
 
 @click.command("unfollow")
@@ -422,7 +426,7 @@ def unfollow(request_ref: str, user_ref: str) -> None:
     """Stop following a request."""
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        click.echo(mg.follow(session, request_ref, user_ref, on=False))
+        click.echo(lifecycle.follow(session, request_ref, user_ref, on=False))
 
 
 def register(cli: click.Group) -> None:

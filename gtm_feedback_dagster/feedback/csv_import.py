@@ -24,19 +24,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.catalog import entities
+from gtm_feedback_dagster.catalog.resolver import RefResolver
 from gtm_feedback_dagster.core.validation import DEFAULT_MAX_TEXT_CHARS, ValidationError
 from gtm_feedback_dagster.feedback.records import (
     canonical_feedback,
     normalize_key,
     stable_hash,
 )
-from gtm_feedback_dagster.feedback.submission import (
-    PreparedFeedback,
-    RefResolver,
-    entry_columns,
-    prepare_feedback,
-    revive,
-)
+from gtm_feedback_dagster.feedback.submission import entry_columns, revive
+from gtm_feedback_dagster.feedback.validate import PreparedFeedback, empty_values, prepare_feedback
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Feedback, Follower, utcnow
@@ -321,7 +317,7 @@ def _feedback_batch(
         canonical = canonical_feedback(record.values) if record.values else {}
         key = _feedback_key(record, canonical)
         if record.problem is not None:
-            prepared = PreparedFeedback(values=_empty_values(), problems=[record.problem])
+            prepared = PreparedFeedback(values=empty_values(), problems=[record.problem])
             raw: dict[str, Any] = {
                 "line": record.line,
                 "text": record.text[: max_chars * 2],
@@ -378,17 +374,6 @@ def _feedback_batch(
         new_rows.append((record, columns, prepared))
 
     _insert_entries(session, new_rows, report)
-
-
-def _empty_values() -> dict[str, Any]:
-    return {
-        "customer_pain": "",
-        "severity": None,
-        "account_id": None,
-        "opportunity_id": None,
-        "submitter_id": None,
-        "links": [],
-    }
 
 
 def _insert_entries(

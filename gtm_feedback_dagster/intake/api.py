@@ -21,9 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from gtm_feedback_dagster.catalog.resolver import RefResolver
 from gtm_feedback_dagster.config import Settings, load_secrets
-from gtm_feedback_dagster.feedback.submission import RefResolver, prepare_feedback, store_feedback
-from gtm_feedback_dagster.requests.management import entry_detail
+from gtm_feedback_dagster.feedback.entries import entry_detail
+from gtm_feedback_dagster.feedback.submission import store_feedback
+from gtm_feedback_dagster.feedback.validate import prepare_feedback
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
 
