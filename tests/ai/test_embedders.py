@@ -50,7 +50,8 @@ def test_importing_embedders_does_not_import_heavy_libraries() -> None:
     code = (
         "import sys, gtm_feedback_dagster.ai.embedders, gtm_feedback_dagster.ai.llm, "
         "gtm_feedback_dagster.vectors.base; "
-        "print(','.join(m for m in ('sentence_transformers', 'torch', 'openai', 'faiss') "
+        "print(','.join(m for m in ('sentence_transformers', 'torch', 'openai', 'faiss', "
+        "'onnxruntime', 'tokenizers', 'transformers') "
         "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -92,12 +93,13 @@ def test_local_is_deterministic_and_batch_independent(local_embedder: LocalEmbed
 
 @pytest.mark.model
 def test_local_model_loads_once_per_process(local_embedder: LocalEmbedder) -> None:
-    loaded = embedders._MODEL
+    key = ("onnx", str(embedders.packaged_model_path()))
+    loaded = embedders._MODELS[key]
     first, second = LocalEmbedder(batch_size=8), LocalEmbedder()
     first.embed(["one"])
     second.embed(["two"])
     assert embedders.MODEL_LOAD_COUNT == 1
-    assert embedders._MODEL is loaded
+    assert embedders._MODELS[key] is loaded
     assert first.usage.texts == 1 and second.usage.texts == 1
 
 
@@ -247,7 +249,13 @@ def test_openai_empty_text_still_gets_a_row(openai_standin: OpenAIStandin) -> No
 
 
 def test_build_embedder_local(tmp_path: Path) -> None:
-    assert isinstance(build_embedder(_settings(tmp_path)), LocalEmbedder)
+    emb = build_embedder(_settings(tmp_path))
+    assert isinstance(emb, LocalEmbedder) and emb.backend == "onnx" and emb.home == tmp_path
+    torch_emb = build_embedder(_settings(tmp_path, local_backend="torch"))
+    assert isinstance(torch_emb, LocalEmbedder) and torch_emb.backend == "torch"
+    assert torch_emb.model_id == emb.model_id == "local:all-MiniLM-L6-v2"
+    with pytest.raises(EmbeddingError, match="GTM_FEEDBACK_LOCAL_BACKEND"):
+        build_embedder(_settings(tmp_path, local_backend="cuda"))
 
 
 def test_build_embedder_openai_needs_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
