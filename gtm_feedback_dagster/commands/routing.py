@@ -8,10 +8,13 @@ same function routing uses). `route` routes every pending entry now, in this pro
 from __future__ import annotations
 
 import json
-from typing import Any
+import os
+import signal
+import sys
+from typing import Any, ClassVar
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gtm_feedback_dagster.config import Settings, load_settings
 
@@ -110,6 +113,74 @@ def search(text: str, area: str | None, limit: int, as_json: bool) -> None:
         click.echo(f"{'':>18}{row['reason']}")
 
 
+class StopSignals:
+    """SIGTERM and SIGINT ask `route` to stop, whatever disposition the parent gave them (some
+    supervisors start children with both ignored).
+
+    Between runs our handler takes them. While a run executes, Dagster's in-process execution
+    owns both and interrupts the op; each entry is applied in its own transaction, so the
+    entries before the interrupted one stay routed and the one in hand stays pending. Which
+    signal it was is read from the wakeup fd, which sees every signal whoever handles it."""
+
+    EXIT_CODES: ClassVar[dict[signal.Signals, int]] = {signal.SIGTERM: 143, signal.SIGINT: 130}
+
+    def __init__(self) -> None:
+        self.received: signal.Signals | None = None
+        self._previous: dict[signal.Signals, Any] = {}
+        self._previous_fd = -1
+        self._pipe: tuple[int, int] | None = None
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self._note(signum)
+
+    def _note(self, signum: int) -> None:
+        if self.received is None and signum in self.EXIT_CODES:
+            self.received = signal.Signals(signum)
+            click.echo(
+                f"{self.received.name}: stopping (each entry is committed on its own; "
+                "nothing is lost)",
+                err=True,
+            )
+
+    def __enter__(self) -> StopSignals:
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        os.set_blocking(write_fd, False)
+        self._pipe = (read_fd, write_fd)
+        self._previous_fd = signal.set_wakeup_fd(write_fd)
+        self._install()
+        return self
+
+    def _install(self) -> None:
+        for sig in self.EXIT_CODES:
+            previous = signal.signal(sig, self._handle)
+            self._previous.setdefault(sig, previous)
+
+    def checkpoint(self) -> bool:
+        """Notes any signal that arrived during the last run; True when asked to stop."""
+        if self._pipe is not None:
+            try:
+                for signum in os.read(self._pipe[0], 1024):
+                    self._note(signum)
+            except BlockingIOError:
+                pass
+        self._install()  # Dagster re-points both handlers while it runs
+        return self.received is not None
+
+    def __exit__(self, *exc: object) -> None:
+        self.checkpoint()
+        signal.set_wakeup_fd(self._previous_fd)
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        if self._pipe is not None:
+            for fd in self._pipe:
+                os.close(fd)
+
+    @property
+    def exit_code(self) -> int:
+        return self.EXIT_CODES[self.received] if self.received is not None else 0
+
+
 @click.command("route")
 @click.option(
     "--batch-size",
@@ -118,13 +189,11 @@ def search(text: str, area: str | None, limit: int, as_json: bool) -> None:
     help="Entries per run (default: GTM_FEEDBACK_ROUTE_BATCH_SIZE).",
 )
 def route(batch_size: int | None) -> None:
-    """Route every pending feedback entry now (runs route_feedback_job in this process)."""
+    """Route every pending feedback entry now (runs route_feedback_job in this process).
+
+    SIGTERM or SIGINT stop it after the batch in hand; it prints what was routed and what is
+    left and exits 143 or 130."""
     from gtm_feedback_dagster.instance import local_instance
-    from gtm_feedback_dagster.jobs.route_feedback import (
-        ROUTE_OP_NAME,
-        route_feedback_job,
-        route_run_config,
-    )
     from gtm_feedback_dagster.resources import build_resources
     from gtm_feedback_dagster.store.db import session_scope
     from gtm_feedback_dagster.store.schema import Feedback
@@ -134,9 +203,48 @@ def route(batch_size: int | None) -> None:
     instance = local_instance(settings)
     resources = build_resources()
     totals = {"attach": 0, "ask": 0, "new": 0, "failed": 0, "skipped": 0}
+    with StopSignals() as stop:
+        runs, _after = _route_runs(settings, size, instance, resources, totals, stop)
+    if stop.received is not None:
+        with session_scope(settings.database_url) as session:
+            left = session.scalar(
+                select(func.count()).select_from(Feedback).where(Feedback.status == "pending")
+            )
+        click.echo(
+            f"stopped by {stop.received.name} after {runs} run(s): attached {totals['attach']}, "
+            f"asked the submitter {totals['ask']}, new requests {totals['new']}, failed "
+            f"{totals['failed']}; {left} entries left pending (run `gtm-feedback route` again)"
+        )
+        sys.exit(stop.exit_code)
+    if runs == 0:
+        click.echo("no pending feedback")
+        return
+    click.echo(
+        f"routed in {runs} run(s): attached {totals['attach']}, asked the submitter "
+        f"{totals['ask']}, new requests {totals['new']}, failed {totals['failed']}"
+        + (f", already routed {totals['skipped']}" if totals["skipped"] else "")
+    )
+
+
+def _route_runs(
+    settings: Settings,
+    size: int,
+    instance: Any,
+    resources: dict[str, Any],
+    totals: dict[str, int],
+    stop: StopSignals,
+) -> tuple[int, int]:
+    from gtm_feedback_dagster.jobs.route_feedback import (
+        ROUTE_OP_NAME,
+        route_feedback_job,
+        route_run_config,
+    )
+    from gtm_feedback_dagster.store.db import session_scope
+    from gtm_feedback_dagster.store.schema import Feedback
+
     after = 0
     runs = 0
-    while True:
+    while not stop.checkpoint():
         with session_scope(settings.database_url) as session:
             batch = list(
                 session.scalars(
@@ -158,6 +266,8 @@ def route(batch_size: int | None) -> None:
             raise_on_error=False,
         )
         runs += 1
+        if not result.success and stop.checkpoint():
+            break  # interrupted by the signal: the entries before the one in hand are routed
         if not result.success:
             failure = next((e for e in result.all_events if e.is_failure and e.step_key), None)
             detail = failure.message if failure is not None else "see the run in the Dagster UI"
@@ -166,14 +276,7 @@ def route(batch_size: int | None) -> None:
             )
         for tier, n in result.output_for_node(ROUTE_OP_NAME)["counts"].items():
             totals[tier] = totals.get(tier, 0) + n
-    if runs == 0:
-        click.echo("no pending feedback")
-        return
-    click.echo(
-        f"routed in {runs} run(s): attached {totals['attach']}, asked the submitter "
-        f"{totals['ask']}, new requests {totals['new']}, failed {totals['failed']}"
-        + (f", already routed {totals['skipped']}" if totals["skipped"] else "")
-    )
+    return runs, after
 
 
 def register(cli: click.Group) -> None:
