@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from gtm_feedback_dagster.core.validation import clamp_limit
 from gtm_feedback_dagster.messaging.blocks import request_url
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.schema import (
@@ -68,7 +69,7 @@ def list_accounts(session: Session, limit: int = 100) -> list[dict[str, Any]]:
             "requests": int(requests.get(a.id, 0)),
         }
         for a in session.scalars(
-            select(Account).order_by(Account.arr.desc(), Account.name).limit(max(1, limit))
+            select(Account).order_by(Account.arr.desc(), Account.name).limit(clamp_limit(limit))
         )
     ]
 

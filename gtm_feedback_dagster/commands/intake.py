@@ -69,7 +69,16 @@ def submit(
             prepared,
             source="cli",
             external_id=external_id.strip() if external_id else None,
+            raw=record,  # kept only when the text had to be cleaned of control characters
             store_invalid=False,
+            report_conflicts=True,
+        )
+    if stored.outcome == "conflict":
+        raise ValidationError(
+            [
+                f"external id {external_id!r} is already stored with other content "
+                f"(entry {stored.id}, {stored.status}); use another --external-id"
+            ]
         )
     if stored.outcome == "existing":
         click.echo(f"entry {stored.id} already stored ({stored.status})")

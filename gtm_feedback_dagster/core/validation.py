@@ -37,6 +37,11 @@ _SEVERITY_ALIASES = {
 DEFAULT_MAX_TEXT_CHARS = 5000
 MAX_LINKS = 20
 _URL_RE = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
+# Ids are 64-bit integers (BIGINT on PostgreSQL, INTEGER on SQLite); a bigger number is no id.
+MAX_DB_INT = 2**63 - 1
+# C0/C1 control characters (tab, newline and carriage return excepted) and the bidirectional
+# embeddings, overrides and isolates that make text display differently from what it says.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class ValidationError(ValueError):
@@ -63,6 +68,55 @@ def parse_severity(value: Any) -> str:
     return _SEVERITY_ALIASES[key]
 
 
+def as_db_id(value: Any) -> int | None:
+    """`value` as a primary key when it is a whole number the database can hold (digits only,
+    at most 2^63 - 1), else None: a bigger number is looked up as a name, never sent to the
+    database as an integer (SQLite raises OverflowError on it)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if -MAX_DB_INT - 1 <= value <= MAX_DB_INT else None
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_DB_INT)):
+        return None
+    number = int(text)
+    return number if number <= MAX_DB_INT else None
+
+
+def parse_limit(value: Any, *, default: int, maximum: int, what: str = "limit") -> int:
+    """A `limit`-style count from a query string or option: 1..`maximum`, `default` when blank.
+    Checked as text first, so 5,000 digits are refused without converting them."""
+    problem = ValidationError([f"{what} must be a whole number from 1 to {maximum}"])
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    if isinstance(value, bool):
+        raise problem
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)):
+        raise problem
+    number = int(text)
+    if not 1 <= number <= maximum:
+        raise problem
+    return number
+
+
+def clamp_limit(limit: int) -> int:
+    """A listing's LIMIT within what the database takes (1 .. 2^63 - 1)."""
+    return max(1, min(int(limit), MAX_DB_INT))
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with NaN and infinities (which Python's json reads and writes, but standard JSON
+    and PostgreSQL refuse) replaced by their names as strings, at any depth."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def severity_label(severity: str | None) -> str:
     if severity is None:
         return "Unknown"
@@ -83,12 +137,18 @@ def parse_links(value: Any) -> list[str]:
     return links
 
 
+def strip_controls(text: str) -> str:
+    """`text` without control characters and bidirectional overrides (see `_CONTROL_RE`): what
+    is stored and printed; intakes keep the original in the entry's `raw`."""
+    return _CONTROL_RE.sub("", text)
+
+
 def clean_text(value: Any, max_chars: int = DEFAULT_MAX_TEXT_CHARS, what: str = "text") -> str:
     if value is None:
         raise ValidationError([f"{what} is required"])
     if not isinstance(value, str):
         raise ValidationError([f"{what} must be a string"])
-    text = value.replace("\x00", "").strip()
+    text = strip_controls(value).strip()
     if not text:
         raise ValidationError([f"{what} is empty"])
     if len(text) > max_chars:
@@ -97,7 +157,13 @@ def clean_text(value: Any, max_chars: int = DEFAULT_MAX_TEXT_CHARS, what: str = 
 
 
 def slugify(text: str, max_len: int = 80) -> str:
-    """`"API & Developer Tools"` -> `api-developer-tools` (the reference's rule)."""
+    """`"API & Developer Tools"` -> `api-developer-tools` (the reference's rule). Non-Latin
+    letters are transliterated first (`"Café Réservation"` -> `cafe-reservation`, `"日本語"` ->
+    `ri-ben-yu`), so a slug (and the Dagster partition key made of it) says what it names."""
+    if not text.isascii():
+        from slugify import slugify as transliterate  # python-slugify
+
+        text = transliterate(text, lowercase=True)
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:max_len].rstrip("-") or "item"
 
@@ -144,14 +210,33 @@ def parse_bool(value: Any, what: str) -> bool:
     raise ValidationError([f"{what} must be true or false, got {str(value)[:40]!r}"])
 
 
+# Commas are accepted only between groups of three digits (`1,200,000.50`): `1,5` or
+# `€1.200,50` use a comma as the decimal separator, and guessing which one was meant is wrong
+# a thousand times over as often as not.
+_THOUSANDS_RE = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?[kKmM]?")
+
+
 def parse_amount(value: Any, what: str) -> float:
-    """`420000`, `420,000.50`, `$420k` are accepted; empty means 0."""
+    """`420000`, `420,000.50`, `$420k` are accepted; empty means 0. An amount whose decimal
+    separator is ambiguous (`1,5`, `€1.200,50`) is refused rather than misread."""
     if blank(value):
         return 0.0
     if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            number = float("inf")
     else:
-        text = str(value).strip().replace(",", "").replace("$", "").replace("€", "").strip()
+        text = str(value).strip().replace("$", "").replace("€", "").strip()
+        if "," in text:
+            if not _THOUSANDS_RE.fullmatch(text):
+                raise ValidationError(
+                    [
+                        f"{what} {str(value)[:40]!r} has an ambiguous decimal separator: write "
+                        "digits with a dot for decimals (commas only between thousands)"
+                    ]
+                )
+            text = text.replace(",", "")
         multiplier = 1.0
         if text[-1:].lower() in {"k", "m"}:
             multiplier = 1_000.0 if text[-1].lower() == "k" else 1_000_000.0
@@ -181,17 +266,27 @@ def parse_datetime(value: Any, what: str = "created_at") -> datetime | None:
             ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past the last representable day
+        raise ValidationError([f"{what} is out of range, got {str(value)[:40]!r}"]) from None
 
 
 def parse_date(value: Any, what: str) -> date | None:
+    """An ISO date (`2024-03-01`), or the date of an ISO date-time; nothing may follow it."""
     if blank(value):
         return None
-    if isinstance(value, date) and not isinstance(value, datetime):
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
         return value
     text = str(value).strip()
     try:
-        return date.fromisoformat(text[:10])
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text).date()
     except ValueError:
         raise ValidationError(
             [f"{what} must be an ISO date (YYYY-MM-DD), got {text[:40]!r}"]

@@ -13,8 +13,11 @@ from gtm_feedback_dagster.catalog.resolver import RefResolver
 from gtm_feedback_dagster.core.validation import (
     DEFAULT_MAX_TEXT_CHARS,
     ValidationError,
+    as_db_id,
+    clamp_limit,
     format_iso,
     severity_label,
+    strip_controls,
 )
 from gtm_feedback_dagster.feedback.records import canonical_feedback
 from gtm_feedback_dagster.feedback.submission import record_from_entry, revive
@@ -22,6 +25,12 @@ from gtm_feedback_dagster.feedback.validate import prepare_feedback
 from gtm_feedback_dagster.messaging.blocks import request_url
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.schema import FEEDBACK_STATUSES, Feedback, utcnow
+
+
+def _shown(text: str | None) -> str | None:
+    """Stored text as listed and shown: entries stored before intake cleaned control characters
+    and bidi overrides are cleaned here too (the original stays in `raw`)."""
+    return strip_controls(text) if text else text
 
 
 def _entry_row(entry: Feedback) -> dict[str, Any]:
@@ -34,7 +43,7 @@ def _entry_row(entry: Feedback) -> dict[str, Any]:
         "request": entry.request.slug if entry.request else None,
         "source": entry.source,
         "created_at": format_iso(entry.created_at),
-        "text": entry.customer_pain,
+        "text": _shown(entry.customer_pain),
     }
 
 
@@ -44,7 +53,7 @@ def list_entries(
     request: str | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    query = select(Feedback).order_by(Feedback.id.desc()).limit(max(1, limit))
+    query = select(Feedback).order_by(Feedback.id.desc()).limit(clamp_limit(limit))
     if status is not None:
         if status not in FEEDBACK_STATUSES:
             raise ValidationError([f"unknown status {status!r}: use {'|'.join(FEEDBACK_STATUSES)}"])
@@ -55,7 +64,8 @@ def list_entries(
 
 
 def get_entry(session: Session, entry_id: int) -> Feedback:
-    entry = session.get(Feedback, entry_id)
+    key = as_db_id(entry_id)
+    entry = session.get(Feedback, key) if key is not None else None
     if entry is None:
         raise repo.NotFoundError(f"unknown entry {entry_id}")
     return entry
@@ -69,7 +79,7 @@ def entry_detail(session: Session, entry_id: int, app_url: str) -> dict[str, Any
         "status": entry.status,
         "source": entry.source,
         "external_id": entry.external_id,
-        "customer_pain": entry.customer_pain,
+        "customer_pain": _shown(entry.customer_pain),
         "severity": entry.severity,
         "severity_label": severity_label(entry.severity) if entry.severity else None,
         "account": {"id": entry.account.id, "name": entry.account.name} if entry.account else None,
@@ -95,7 +105,7 @@ def entry_detail(session: Session, entry_id: int, app_url: str) -> dict[str, Any
         "match_type": entry.match_type,
         "confidence": entry.confidence,
         "reason": entry.reason,
-        "error": entry.error,
+        "error": _shown(entry.error),
         "raw": entry.raw,
         "attempts": entry.attempts,
         "meta": entry.meta or {},

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.catalog.resolver import RefResolver, Resolver
-from gtm_feedback_dagster.core.validation import ValidationError
+from gtm_feedback_dagster.core.validation import ValidationError, json_safe
 from gtm_feedback_dagster.feedback.validate import PreparedFeedback, prepare_feedback
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.schema import Account, Feedback, User, utcnow
@@ -29,6 +29,7 @@ __all__ = [
     "RefResolver",
     "Resolver",
     "StoredFeedback",
+    "differs",
     "entry_columns",
     "prepare_feedback",
     "record_from_entry",
@@ -36,7 +37,16 @@ __all__ = [
     "store_feedback",
 ]
 
-Outcome = Literal["created", "existing", "revived", "invalid"]
+Outcome = Literal["created", "existing", "revived", "invalid", "conflict"]
+# What an entry's content is compared on when its (source, external_id) comes again.
+CONTENT_COLUMNS = (
+    "customer_pain",
+    "severity",
+    "account_id",
+    "submitter_id",
+    "opportunity_id",
+    "links",
+)
 
 
 def entry_columns(
@@ -62,7 +72,9 @@ def entry_columns(
         "confidence": None,
         "reason": "named in the imported record" if routed else None,
         "error": "; ".join(prepared.problems) if prepared.problems else None,
-        "raw": raw if not prepared.valid else None,
+        # The original record: kept for invalid entries (to fix and retry) and for entries whose
+        # text was cleaned of control characters; standard JSON (no NaN) for every database.
+        "raw": json_safe(raw) if not prepared.valid or prepared.cleaned else None,
         "created_at": created_at,
         "updated_at": now,
         "routed_at": now if routed else None,
@@ -77,9 +89,10 @@ class StoredFeedback:
     problems: tuple[str, ...] = ()
 
 
-def revive(entry: Feedback, prepared: PreparedFeedback) -> None:
-    """An `invalid` entry whose record is now valid becomes a normal entry."""
-    columns = entry_columns(prepared, None)
+def revive(entry: Feedback, prepared: PreparedFeedback, raw: dict[str, Any] | None = None) -> None:
+    """An `invalid` entry whose record is now valid becomes a normal entry (its original record
+    stays in `raw` only when its text had to be cleaned)."""
+    columns = entry_columns(prepared, raw if raw is not None else entry.raw)
     columns.pop("created_at")
     for key, value in columns.items():
         setattr(entry, key, value)
@@ -95,8 +108,13 @@ def store_feedback(
     raw: dict[str, Any] | None = None,
     meta: dict[str, Any] | None = None,
     store_invalid: bool = True,
+    report_conflicts: bool = False,
 ) -> StoredFeedback:
-    """Stores one entry in the caller's transaction (see the module docstring)."""
+    """Stores one entry in the caller's transaction (see the module docstring). With
+    `report_conflicts`, a valid record whose external id is already stored with other content
+    is not dropped silently: the outcome is `conflict` (nothing changes; the id is the stored
+    entry's)."""
+    raw = json_safe(raw) if raw is not None else None
     if external_id is not None:
         existing = session.scalars(
             select(Feedback).where(Feedback.source == source, Feedback.external_id == external_id)
@@ -109,18 +127,31 @@ def store_feedback(
             if existing.status == "invalid":
                 existing.error = "; ".join(prepared.problems)
                 existing.raw = raw
+            elif report_conflicts and prepared.valid and differs(existing, prepared):
+                return StoredFeedback(existing.id, existing.status, "conflict")
             return StoredFeedback(
                 existing.id, existing.status, "existing", tuple(prepared.problems)
             )
     if not prepared.valid and not store_invalid:
         raise ValidationError(prepared.problems)
     columns = entry_columns(prepared, raw)
-    columns.update(source=source, external_id=external_id, meta=meta or {}, attempts=0)
+    columns.update(source=source, external_id=external_id, meta=json_safe(meta or {}), attempts=0)
     entry, created = repo.add_feedback(session, columns)
     if created and entry.status == "routed" and entry.submitter_id and entry.request_id:
         repo.follow(session, entry.submitter_id, entry.request_id)
     outcome: Outcome = "invalid" if not prepared.valid else ("created" if created else "existing")
     return StoredFeedback(entry.id, entry.status, outcome, tuple(prepared.problems))
+
+
+def differs(entry: Feedback, prepared: PreparedFeedback) -> bool:
+    """Whether a stored entry says something else than a newly prepared record."""
+    for column in CONTENT_COLUMNS:
+        stored, given = getattr(entry, column), prepared.values.get(column)
+        if column == "links":
+            stored, given = list(stored or []), list(given or [])
+        if stored != given:
+            return True
+    return False
 
 
 def record_from_entry(entry: Feedback) -> dict[str, Any]:

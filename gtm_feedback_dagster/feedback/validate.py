@@ -21,6 +21,7 @@ from gtm_feedback_dagster.core.validation import (
     parse_datetime,
     parse_links,
     parse_severity,
+    strip_controls,
     text_or_none,
 )
 from gtm_feedback_dagster.store import repo
@@ -60,10 +61,19 @@ class PreparedFeedback:
     values: dict[str, Any]
     problems: list[str] = field(default_factory=list)
     request_id: int | None = None  # the request the record names, resolved
+    # Control characters or bidi overrides were taken out of the text: the original is kept in
+    # the entry's `raw`.
+    cleaned: bool = False
 
     @property
     def valid(self) -> bool:
         return not self.problems
+
+
+def _ref(value: Any) -> str | None:
+    """A reference as looked up: control characters (a NUL, which PostgreSQL refuses in any
+    query) are no part of a name or an id."""
+    return text_or_none(strip_controls(str(value))) if value is not None else None
 
 
 def prepare_feedback(
@@ -95,20 +105,21 @@ def prepare_feedback(
         values["customer_pain"] = pain
     elif isinstance(pain_value, str):
         # Kept (cut to the limit) so the entry is recognisable; the full text stays in `raw`.
-        values["customer_pain"] = pain_value.replace("\x00", "").strip()[:max_chars]
+        values["customer_pain"] = strip_controls(pain_value).strip()[:max_chars]
+    cleaned = isinstance(pain_value, str) and strip_controls(pain_value) != pain_value
     values["severity"] = attempt(parse_severity, record.get("severity"))
 
-    account_ref = text_or_none(record.get("account"))
+    account_ref = _ref(record.get("account"))
     if account_ref is None:
         problems.append(f"{names.account} is required")
     else:
         values["account_id"] = attempt(resolver.account, account_ref)
-    submitter_ref = text_or_none(record.get("submitter"))
+    submitter_ref = _ref(record.get("submitter"))
     if submitter_ref is None:
         problems.append(f"{names.submitter} is required")
     else:
         values["submitter_id"] = attempt(resolver.user, submitter_ref)
-    opportunity_ref = text_or_none(record.get("opportunity"))
+    opportunity_ref = _ref(record.get("opportunity"))
     # An unknown account is the problem to report, not the opportunity checked against it.
     if opportunity_ref is not None and (values["account_id"] is not None or account_ref is None):
         values["opportunity_id"] = attempt(
@@ -120,7 +131,9 @@ def prepare_feedback(
         values["created_at"] = created_at
 
     request_id = None
-    request_ref = text_or_none(record.get("request"))
+    request_ref = _ref(record.get("request"))
     if use_request and request_ref is not None:
         request_id = attempt(resolver.request, request_ref)
-    return PreparedFeedback(values=values, problems=problems, request_id=request_id)
+    return PreparedFeedback(
+        values=values, problems=problems, request_id=request_id, cleaned=cleaned
+    )

@@ -6,15 +6,25 @@ API answers 503 instead of running open. Bad input always gets a 4xx with the re
 read whole), 415 not JSON, 422 validation errors. An invalid but well-formed entry whose
 submitter resolves is stored `invalid` with the reasons as well, so it is not lost.
 
-Idempotency: with `external_id`, the same call stored twice returns the first entry (200).
+Idempotency: with `external_id`, the same call stored twice returns the first entry (200); the
+same `external_id` with other content answers 409 with the stored entry's id (nothing changes).
+An `Idempotency-Key` header (1-200 printable ASCII characters) makes any call safe to retry: the
+same key with the same JSON body answers what the first call answered (status and body), the
+same key with another body answers 409. It is stored without a schema change: an entry without
+`external_id` is keyed `idem:<key>` (the unique (source, external_id) pair holds it under
+concurrent retries), and its `meta.idempotency` keeps the body's SHA-256 and the first answer.
+With both, `external_id` keys the entry. An invalid entry with neither is keyed by the hash of its
+body, so retrying the same bad body stores it once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,16 +33,20 @@ from starlette.routing import BaseRoute, Route
 
 from gtm_feedback_dagster.catalog.resolver import RefResolver
 from gtm_feedback_dagster.config import Settings, load_secrets
+from gtm_feedback_dagster.core.validation import as_db_id
 from gtm_feedback_dagster.feedback.entries import entry_detail
-from gtm_feedback_dagster.feedback.submission import store_feedback
+from gtm_feedback_dagster.feedback.submission import StoredFeedback, store_feedback
 from gtm_feedback_dagster.feedback.validate import prepare_feedback
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
+from gtm_feedback_dagster.store.schema import Feedback
 
 API_TOKEN_ENV = "GTM_FEEDBACK_API_TOKEN"
 API_SOURCE = "api"
 MAX_BODY_BYTES = 64 * 1024
 MAX_EXTERNAL_ID_CHARS = 300
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_CHARS = 200
 
 
 class _BodyTooLarge(Exception):
@@ -99,13 +113,56 @@ def _shape_problems(payload: dict[str, Any]) -> list[str]:
     return problems
 
 
-def submit_payload(settings: Settings, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Stores one API submission; returns (HTTP status, body). Runs in a worker thread."""
+def body_hash(payload: dict[str, Any]) -> str:
+    """The idempotency fingerprint of a body: the same JSON object in any key order or spacing."""
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def idempotency_problem(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS or not key.isascii() or not key.isprintable():
+        return (
+            f"the {IDEMPOTENCY_HEADER} header must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable "
+            "ASCII characters"
+        )
+    return None
+
+
+def _replay(entry: Feedback, fingerprint: str) -> tuple[int, dict[str, Any]] | None:
+    """The first answer for a repeated Idempotency-Key, or the 409 for a different body; None
+    when the entry holds no idempotency record (it was stored by its external_id alone)."""
+    record = (entry.meta or {}).get("idempotency")
+    if not isinstance(record, dict):
+        return None
+    if record.get("body_sha256") != fingerprint:
+        return 409, {
+            "error": f"{IDEMPOTENCY_HEADER} already used with a different body",
+            "id": entry.id,
+        }
+    return int(record["status_code"]), dict(record["response"])
+
+
+def submit_payload(
+    settings: Settings, payload: dict[str, Any], idempotency_key: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    """Stores one API submission; returns (HTTP status, body). Runs in a worker thread.
+
+    Keys (see the module docstring): the body's `external_id`, else `idem:<Idempotency-Key>`,
+    else, for an invalid entry only, `invalid:<body hash>` so a retried bad body is stored once.
+    """
     shape = _shape_problems(payload)
+    key_problem = idempotency_problem(idempotency_key)
+    if key_problem:
+        shape.append(key_problem)
     if shape:
         return 422, {"error": "validation failed", "errors": shape}
     external_id = payload.get("external_id")
     external_id = str(external_id).strip() if external_id is not None else None
+    if external_id is None and idempotency_key is not None:
+        external_id = f"idem:{idempotency_key}"
+    fingerprint = body_hash(payload)
     record = {
         "customer_pain": payload.get("customer_pain", payload.get("text")),
         "severity": payload.get("severity"),
@@ -115,11 +172,18 @@ def submit_payload(settings: Settings, payload: dict[str, Any]) -> tuple[int, di
         "links": payload.get("links"),
     }
     with session_scope(settings.database_url) as session:
+        if idempotency_key is not None:
+            earlier = _stored(session, external_id)
+            replay = _replay(earlier, fingerprint) if earlier is not None else None
+            if replay is not None:
+                return replay
         prepared = prepare_feedback(record, RefResolver(session), max_chars=settings.max_text_chars)
         # Storing an invalid entry needs someone to tell about it: a resolvable submitter.
         keep_invalid = prepared.values.get("submitter_id") is not None
         if not prepared.valid and not keep_invalid and external_id is None:
             return 422, {"error": "validation failed", "errors": prepared.problems}
+        if not prepared.valid and external_id is None:
+            external_id = f"invalid:{fingerprint}"
         try:
             stored = store_feedback(
                 session,
@@ -128,17 +192,55 @@ def submit_payload(settings: Settings, payload: dict[str, Any]) -> tuple[int, di
                 external_id=external_id,
                 raw=payload,
                 store_invalid=keep_invalid,
+                report_conflicts=True,
             )
         except repo.NotFoundError as exc:  # pragma: no cover - prepare_feedback reports these
             return 422, {"error": "validation failed", "errors": [str(exc)]}
         except ValueError:
             return 422, {"error": "validation failed", "errors": prepared.problems}
+        status, body = _answer(stored, prepared.problems)
+        if idempotency_key is not None and stored.outcome in ("created", "invalid"):
+            entry = session.get(Feedback, stored.id)
+            if entry is not None and entry.external_id == f"idem:{idempotency_key}":
+                entry.meta = {
+                    **(entry.meta or {}),
+                    "idempotency": {
+                        "key": idempotency_key,
+                        "body_sha256": fingerprint,
+                        "status_code": status,
+                        "response": body,
+                    },
+                }
+        elif idempotency_key is not None and stored.outcome == "existing":
+            # A concurrent twin stored it first: its answer is the first answer.
+            entry = session.get(Feedback, stored.id)
+            replay = _replay(entry, fingerprint) if entry is not None else None
+            if replay is not None:
+                return replay
+    return status, body
+
+
+def _stored(session: Any, external_id: str | None) -> Feedback | None:
+    if external_id is None:
+        return None
+    return session.scalars(
+        select(Feedback).where(Feedback.source == API_SOURCE, Feedback.external_id == external_id)
+    ).first()
+
+
+def _answer(stored: StoredFeedback, problems: list[str]) -> tuple[int, dict[str, Any]]:
     if stored.outcome == "created":
         return 201, {"id": stored.id, "status": stored.status}
+    if stored.outcome == "conflict":
+        return 409, {
+            "error": "external_id already stored with other content",
+            "id": stored.id,
+            "status": stored.status,
+        }
     if stored.status == "invalid":
         return 422, {
             "error": "validation failed",
-            "errors": list(stored.problems) or prepared.problems,
+            "errors": list(stored.problems) or problems,
             "id": stored.id,
             "status": stored.status,
         }
@@ -162,6 +264,8 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
             json.dumps(payload, ensure_ascii=False).encode("utf-8")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return _error(400, f"malformed JSON: {exc}")
+        except ValueError:  # an integer literal over Python's 4,300-digit conversion limit
+            return _error(400, "malformed JSON: a number is too long")
         except UnicodeEncodeError:
             return _error(400, "malformed JSON: a \\u escape is not valid unicode")
         except RecursionError:  # thousands of nested brackets fit in 64 KiB
@@ -169,7 +273,9 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         if not isinstance(payload, dict):
             return _error(422, "validation failed", errors=["the body must be a JSON object"])
         try:
-            status, content = await run_in_threadpool(submit_payload, settings, payload)
+            status, content = await run_in_threadpool(
+                submit_payload, settings, payload, request.headers.get(IDEMPOTENCY_HEADER)
+            )
         except OperationalError:
             return _error(503, "database unavailable, try again")
         return JSONResponse(content, status_code=status)
@@ -178,7 +284,11 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         denied = check_token(request)
         if denied is not None:
             return denied
-        entry_id = int(request.path_params["entry_id"])
+        # Matched as text: Starlette's `int` convertor raises (a 500) on 5,000 digits.
+        given = str(request.path_params["entry_id"])
+        entry_id = as_db_id(given)
+        if entry_id is None:
+            return _error(404, f"no entry {given[:40]}")
 
         def load() -> dict[str, Any] | None:
             with session_scope(settings.database_url) as session:
@@ -199,5 +309,5 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
 
     return [
         Route("/api/feedback", post_feedback, methods=["POST"]),
-        Route("/api/feedback/{entry_id:int}", get_feedback, methods=["GET"]),
+        Route("/api/feedback/{entry_id}", get_feedback, methods=["GET"]),
     ]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gtm_feedback_dagster.core.validation import ValidationError, format_iso
+from gtm_feedback_dagster.core.validation import ValidationError, clamp_limit, format_iso
 from gtm_feedback_dagster.messaging.blocks import request_url
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.schema import (
@@ -60,7 +60,7 @@ def list_requests(
     status: str | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    query = select(Request).order_by(Request.id.desc()).limit(max(1, limit))
+    query = select(Request).order_by(Request.id.desc()).limit(clamp_limit(limit))
     if status is not None:
         if status not in REQUEST_STATUSES:
             raise ValidationError([f"unknown status {status!r}: use {'|'.join(REQUEST_STATUSES)}"])

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gtm_feedback_dagster.core.validation import slugify
+from gtm_feedback_dagster.core.validation import as_db_id, slugify
 from gtm_feedback_dagster.store.schema import (
     Account,
     Feedback,
@@ -62,10 +62,8 @@ def insert_ignore(session: Session, table: Any, values: dict[str, Any], conflict
 
 
 def _as_int(ref: str | int) -> int | None:
-    if isinstance(ref, int):
-        return ref
-    text = str(ref).strip()
-    return int(text) if text.isdigit() else None
+    """The reference as a primary key, when it is a number the database can hold."""
+    return as_db_id(ref)
 
 
 # ---------------------------------------------------------------------------- users

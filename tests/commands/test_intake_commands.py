@@ -9,12 +9,15 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from gtm_feedback_dagster.cli import cli
 from gtm_feedback_dagster.store.db import session_scope
-from gtm_feedback_dagster.store.schema import Feedback
+from gtm_feedback_dagster.store.schema import Feedback, User
 from tests.feedback.test_reference_import import small_export
 from tests.intake.seed import seed_url
 
@@ -230,9 +233,105 @@ def test_serve_runs_the_intake_service(app_env: str, tmp_path: Path) -> None:
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "serve did not come up"
                 time.sleep(0.2)
-        assert response.json() == {"ok": True}
+        # `serve` warms the model and index at start-up; /healthz says how far it got.
+        health = response.json()
+        assert health["ok"] is True and health["search"] in ("cold", "warming", "ready"), health
         denied = httpx.post(f"http://127.0.0.1:{port}/api/feedback", json={})
         assert denied.status_code == 401
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+# ---------------------------------------------------------------------------- issue 15: bad input
+
+HUGE = "99999999999999999999"  # > 2^63
+BASE = {"-t": "Exports time out", "-s": "high", "-a": "Acme", "-u": "ann@example.com"}
+
+
+def _submit(**options: str):  # type: ignore[no-untyped-def]
+    args = [part for pair in {**BASE, **options}.items() for part in pair]
+    return CliRunner().invoke(cli, ["submit", *args])
+
+
+@pytest.mark.parametrize("option", ["-a", "-u", "-o"])
+def test_submit_with_an_id_above_2_63_is_a_validation_error(app_env: str, option: str) -> None:
+    seed_url(app_env)
+    result = _submit(**{option: HUGE})
+    assert result.exit_code == 2, result.output
+    assert HUGE in result.stderr and not isinstance(result.exception, OverflowError)
+    assert _entries(app_env) == []
+
+
+def test_submit_refuses_a_reused_external_id_with_other_text(app_env: str) -> None:
+    seed_url(app_env)
+    assert _submit(**{"--external-id": "case-1"}).exit_code == 0
+    again = _submit(**{"--external-id": "case-1"})
+    assert again.exit_code == 0 and "already stored" in again.output
+    changed = _submit(**{"--external-id": "case-1", "-t": "Something else"})
+    assert changed.exit_code == 2 and "already stored with other content" in changed.stderr
+    (entry,) = _entries(app_env)
+    assert entry.customer_pain == "Exports time out"
+
+
+def test_submit_cleans_control_characters_and_keeps_the_original(app_env: str) -> None:
+    seed_url(app_env)
+    assert _submit(**{"-t": "Bad \u202eexe.txt\u202c file\x07"}).exit_code == 0
+    (entry,) = _entries(app_env)
+    assert entry.customer_pain == "Bad exe.txt file"
+    assert (
+        entry.raw is not None and entry.raw["customer_pain"] == "Bad \u202eexe.txt\u202c file\x07"
+    )
+
+
+def test_import_of_a_file_with_a_huge_account_id_stores_the_good_rows(
+    app_env: str, tmp_path: Path
+) -> None:
+    seed_url(app_env)
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "text,severity,account,submitter\n"
+        "Good,high,Acme,ann@example.com\n"
+        f"Bad,high,{HUGE},ann@example.com\n"
+        f"Worse,high,Acme,{HUGE}\n"
+    )
+    result = CliRunner().invoke(cli, ["import", str(path)])
+    assert result.exit_code == 1 and "created 1" in result.output, result.output
+    assert [e.status for e in _entries(app_env)] == ["pending", "invalid", "invalid"]
+
+
+def _seed_once(url: str) -> None:
+    """Hypothesis runs many examples on one database: seed it for the first."""
+    with session_scope(url) as session:
+        if session.scalars(select(User.id)).first() is not None:
+            return
+    seed_url(url)
+
+
+cli_value = st.one_of(
+    st.integers().map(str),
+    st.integers(min_value=2**63 - 2, max_value=2**80).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        max_size=30,
+    ),
+    st.sampled_from(["Acme", "ann@example.com", "Acme renewal", "high", "-1"]),
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(account=cli_value, submitter=cli_value, opportunity=cli_value, text=cli_value)
+def test_submit_exits_0_or_2_on_edge_values(
+    app_env: str, account: str, submitter: str, opportunity: str, text: str
+) -> None:
+    _seed_once(app_env)
+    result = CliRunner().invoke(
+        cli, ["submit", "-t", text, "-s", "high", "-a", account, "-u", submitter, "-o", opportunity]
+    )
+    assert result.exit_code in (0, 2), (result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception

@@ -238,3 +238,49 @@ def test_areas_accounts_users_and_following(app_env: str) -> None:
     assert "no longer follows" in _ok("unfollow", "dark-mode", "--user", "carl@example.com")
     missing = _run("follow", "dark-mode", "--user", "nobody")
     assert missing.exit_code == 2 and "unknown user 'nobody'" in missing.stderr
+
+
+# ---------------------------------------------------------------------------- issue 15: bad input
+
+HUGE = "99999999999999999999"  # > 2^63
+
+
+def test_ids_above_2_63_are_unknown_not_tracebacks(app_env: str) -> None:
+    seed_url(app_env)
+    for args, message in [
+        (("entries", "show", HUGE), f"unknown entry {HUGE}"),
+        (("entries", "retry", HUGE), f"unknown entry {HUGE}"),
+        (("requests", "show", HUGE), f"unknown request '{HUGE}'"),
+        (("accounts", "show", HUGE), f"unknown account '{HUGE}'"),
+        (("follow", HUGE, "--user", HUGE), f"unknown request '{HUGE}'"),
+    ]:
+        result = _run(*args)
+        assert result.exception is None or isinstance(result.exception, SystemExit), result
+        assert (result.exit_code, message in result.stderr) == (2, True), (args, result.output)
+    for args in (("entries", "list", "--limit", HUGE), ("requests", "list", "--limit", HUGE)):
+        assert _run(*args).exit_code == 0, args
+
+
+def test_entries_are_printed_without_control_characters(app_env: str) -> None:
+    seeded = seed_url(app_env)
+    with session_scope(app_env) as session:  # stored before intake cleaned text
+        entry, _ = repo.add_feedback(
+            session,
+            {
+                "source": "cli",
+                "customer_pain": "Pay \u202eexe.pdf\u202c now\x1b[2J",
+                "severity": "low",
+                "account_id": seeded.acme,
+                "submitter_id": seeded.ann,
+            },
+        )
+        entry_id = entry.id
+    for output in (_ok("entries", "list"), _ok("entries", "show", str(entry_id))):
+        assert "Pay exe.pdf now[2J" in output
+        assert "\u202e" not in output and "\x1b" not in output
+
+
+def test_non_latin_area_names_get_transliterated_slugs(app_env: str) -> None:
+    seed_url(app_env)
+    assert "area 'cafe-reservation' created" in _ok("areas", "create", "Café Réservation")
+    assert "area 'ri-ben-yu' created" in _ok("areas", "create", "日本語")

@@ -6,10 +6,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import httpx
 import pytest
 import uvicorn
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from starlette.routing import Route
 from starlette.testclient import TestClient
@@ -75,7 +78,8 @@ VALID = {
 
 def test_healthz(client: TestClient) -> None:
     response = client.get("/healthz")
-    assert (response.status_code, response.json()) == (200, {"ok": True})
+    # The search index is built on first use unless the service warms it (`serve` does).
+    assert (response.status_code, response.json()) == (200, {"ok": True, "search": "cold"})
 
 
 def test_healthz_reports_an_unreachable_database_without_leaking_the_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -83,7 +87,7 @@ def test_healthz_reports_an_unreachable_database_without_leaking_the_url(tmp_pat
     with TestClient(create_app(_settings(url))) as client:
         response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"ok": False, "error": "database unreachable"}
+    assert response.json() == {"ok": False, "error": "database unreachable", "search": "cold"}
     assert "s3cret" not in response.text
 
 
@@ -249,7 +253,7 @@ def test_fixed_resubmission_with_the_same_external_id_revives_the_entry(
 def test_create_app_mounts_the_routes_of_every_intake_module(sqlite_url: str) -> None:
     runtime = Runtime.from_settings(_settings(sqlite_url))
     paths = {r.path for r in collect_routes(runtime) if isinstance(r, Route)}
-    assert {"/api/feedback", "/api/feedback/{entry_id:int}", "/api/search"} <= paths
+    assert {"/api/feedback", "/api/feedback/{entry_id}", "/api/search"} <= paths
     app_paths = {r.path for r in create_app(_settings(sqlite_url)).routes if isinstance(r, Route)}
     assert "/healthz" in app_paths and paths <= app_paths
 
@@ -275,7 +279,7 @@ def test_real_uvicorn_server_over_http(api_url: str) -> None:
             time.sleep(0.02)
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=10) as http:
-            assert http.get("/healthz").json() == {"ok": True}
+            assert http.get("/healthz").json()["ok"] is True
             created = http.post("/api/feedback", json={**VALID, "external_id": "u-1"}, headers=AUTH)
             assert created.status_code == 201
             again = http.post("/api/feedback", json={**VALID, "external_id": "u-1"}, headers=AUTH)
@@ -296,3 +300,170 @@ def test_real_uvicorn_server_over_http(api_url: str) -> None:
         thread.join(timeout=10)
         sock.close()
     assert len(_entries(api_url)) == 1
+
+
+# ---------------------------------------------------------------------------- issue 15: bad input
+
+HUGE = "99999999999999999999"  # > 2^63
+
+
+@pytest.mark.parametrize("field", ["account", "submitter", "opportunity"])
+@pytest.mark.parametrize("as_number", [False, True])
+def test_ids_above_2_63_are_validation_errors_not_500(
+    both_client: TestClient, both_url: str, field: str, as_number: bool
+) -> None:
+    value: object = int(HUGE) if as_number else HUGE
+    response = both_client.post("/api/feedback", json={**VALID, field: value}, headers=AUTH)
+    assert response.status_code == 422, response.text
+    assert any(HUGE in e for e in response.json()["errors"]), response.json()
+    ok = both_client.post("/api/feedback", json=VALID, headers=AUTH)
+    assert ok.status_code == 201
+
+
+def test_get_with_an_id_above_2_63_is_404(both_client: TestClient) -> None:
+    for entry_id in ("9223372036854775808", HUGE, "9" * 5000):
+        assert both_client.get(f"/api/feedback/{entry_id}", headers=AUTH).status_code == 404
+
+
+def test_a_number_over_the_int_conversion_limit_is_400(client: TestClient, api_url: str) -> None:
+    body = '{"customer_pain": "x", "account": ' + "9" * 5000 + "}"
+    response = client.post(
+        "/api/feedback", content=body, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert _entries(api_url) == []
+
+
+def test_nan_in_an_invalid_payload_is_stored_as_standard_json(
+    both_client: TestClient, both_url: str
+) -> None:
+    body = '{"text": NaN, "severity": "high", "account": "Acme", "submitter": "ann@example.com"}'
+    response = both_client.post(
+        "/api/feedback", content=body, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    (entry,) = _entries(both_url)
+    assert entry.status == "invalid" and entry.raw["text"] == "NaN"
+    assert both_client.get(f"/api/feedback/{entry.id}", headers=AUTH).status_code == 200
+
+
+def test_idempotency_key_replays_the_first_answer(both_client: TestClient, both_url: str) -> None:
+    headers = {**AUTH, "Idempotency-Key": "retry-7f3a"}
+    first = both_client.post("/api/feedback", json=VALID, headers=headers)
+    again = both_client.post("/api/feedback", json=dict(reversed(VALID.items())), headers=headers)
+    assert first.status_code == 201
+    assert (again.status_code, again.json()) == (201, first.json())
+    other = both_client.post("/api/feedback", json={**VALID, "severity": "low"}, headers=headers)
+    assert other.status_code == 409 and other.json()["id"] == first.json()["id"]
+    (entry,) = _entries(both_url)
+    assert entry.external_id == "idem:retry-7f3a"
+    assert entry.meta["idempotency"]["status_code"] == 201
+    # Without the header, the same body is a new statement (as before).
+    assert both_client.post("/api/feedback", json=VALID, headers=AUTH).status_code == 201
+
+
+def test_idempotency_key_replays_an_invalid_answer_and_checks_its_shape(
+    client: TestClient, api_url: str
+) -> None:
+    headers = {**AUTH, "Idempotency-Key": "k-1"}
+    bad = {**VALID, "severity": "meh"}
+    first = client.post("/api/feedback", json=bad, headers=headers)
+    again = client.post("/api/feedback", json=bad, headers=headers)
+    assert first.status_code == 422 and (again.status_code, again.json()) == (422, first.json())
+    assert len(_entries(api_url)) == 1
+    for key in ("x" * 201, "bad key\x7f", "ключ".encode()):
+        response = client.post(
+            "/api/feedback", json=VALID, headers={**AUTH, "Idempotency-Key": key}
+        )
+        assert response.status_code in (400, 422), key
+
+
+def test_reused_external_id_with_other_text_is_409_with_the_stored_id(
+    both_client: TestClient, both_url: str
+) -> None:
+    payload = {**VALID, "external_id": "crm-case-8"}
+    first = both_client.post("/api/feedback", json=payload, headers=AUTH)
+    changed = both_client.post(
+        "/api/feedback", json={**payload, "customer_pain": "Something else"}, headers=AUTH
+    )
+    assert changed.status_code == 409
+    assert changed.json()["id"] == first.json()["id"]
+    (entry,) = _entries(both_url)
+    assert entry.customer_pain == VALID["customer_pain"]
+
+
+def test_retrying_the_same_invalid_body_stores_it_once(client: TestClient, api_url: str) -> None:
+    bad = {**VALID, "severity": "meh"}
+    ids = {client.post("/api/feedback", json=bad, headers=AUTH).json()["id"] for _ in range(3)}
+    assert len(ids) == 1 and len(_entries(api_url)) == 1
+
+
+def test_control_characters_are_cleaned_and_the_original_kept_in_raw(
+    both_client: TestClient, both_url: str
+) -> None:
+    pain = "Invoice \u202egpj.exe\u202c is broken\x1b[2J"
+    response = both_client.post(
+        "/api/feedback", json={**VALID, "customer_pain": pain}, headers=AUTH
+    )
+    assert response.status_code == 201
+    (entry,) = _entries(both_url)
+    assert entry.customer_pain == "Invoice gpj.exe is broken[2J"
+    assert entry.raw["customer_pain"] == pain
+    shown = both_client.get(f"/api/feedback/{entry.id}", headers=AUTH).json()
+    assert shown["customer_pain"] == entry.customer_pain
+
+
+# ---------------------------------------------------------------------------- properties
+
+edge_value = st.one_of(
+    st.integers(),
+    st.integers(min_value=2**63 - 2, max_value=2**70),
+    st.integers(max_value=-(2**63) + 2, min_value=-(2**70)),
+    st.integers(min_value=2**63 - 2, max_value=2**70).map(str),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+    st.text(min_size=195, max_size=205, alphabet="ab"),  # around max_text_chars (200)
+    st.booleans(),
+    st.none(),
+    st.sampled_from(["Acme", "ann@example.com", "Acme renewal", "high", "", "\x00", "\u202e"]),
+)
+edge_body = st.fixed_dictionaries(
+    {},
+    optional={
+        "customer_pain": edge_value,
+        "severity": edge_value,
+        "account": edge_value,
+        "submitter": edge_value,
+        "opportunity": edge_value,
+        "external_id": edge_value,
+        "links": st.one_of(edge_value, st.lists(edge_value, max_size=3)),
+    },
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=edge_body, nan=st.sampled_from(["", "NaN", "Infinity", "-Infinity"]))
+def test_api_answers_4xx_or_2xx_never_5xx(
+    both_client: TestClient, body: dict[str, object], nan: str
+) -> None:
+    text = json.dumps(body)
+    if nan:  # Python's json reads these; standard JSON has no such literal
+        text = text[:-1] + (", " if body else "") + f'"text": {nan}}}'
+    response = both_client.post(
+        "/api/feedback", content=text, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code < 500, (text, response.text)
+    assert response.status_code in (200, 201, 400, 409, 422), response.text
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(entry_id=st.one_of(st.integers(min_value=0, max_value=2**80), st.text(max_size=20)))
+def test_get_answers_404_or_200_never_5xx(both_client: TestClient, entry_id: object) -> None:
+    response = both_client.get(f"/api/feedback/{quote(str(entry_id), safe='')}", headers=AUTH)
+    assert response.status_code in (200, 404, 405), response.text

@@ -8,7 +8,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gtm_feedback_dagster.core.validation import normalize_keys, stable_hash, text_or_none
+from gtm_feedback_dagster.core.validation import (
+    json_safe,
+    normalize_keys,
+    stable_hash,
+    text_or_none,
+)
 from gtm_feedback_dagster.feedback.reference_import.context import ImportContext
 from gtm_feedback_dagster.feedback.submission import entry_columns, revive
 from gtm_feedback_dagster.feedback.validate import (
@@ -123,7 +128,7 @@ def import_feedback(ctx: ImportContext, rows: list[dict[str, Any]]) -> None:
                     counts.invalid += 1
                     ctx.summary.problem("feedback", index, ref, "; ".join(prepared.problems), True)
                 continue
-            meta = dict(row["metadata"]) if isinstance(row.get("metadata"), dict) else {}
+            meta = json_safe(row["metadata"]) if isinstance(row.get("metadata"), dict) else {}
             request_ref = text_or_none(row.get("request_id"))
             if request_ref is not None:
                 # Kept even when routing decides (--route), to compare against afterwards.

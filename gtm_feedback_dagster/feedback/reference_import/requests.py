@@ -12,6 +12,7 @@ from gtm_feedback_dagster.core.validation import (
     ValidationError,
     blank,
     clean_text,
+    json_safe,
     normalize_keys,
     parse_datetime,
     slugify,
@@ -65,7 +66,7 @@ def import_requests(ctx: ImportContext, rows: list[dict[str, Any]]) -> None:
                         [f"none of its areas is known ({', '.join(area_refs) or 'none given'})"]
                     )
                 created_at = parse_datetime(row.get("created_at"), "createdAt") or ctx.now
-                meta = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
+                meta = json_safe(row["metadata"]) if isinstance(row.get("metadata"), dict) else {}
             except ValidationError as exc:
                 counts.invalid += 1
                 ctx.summary.problem("requests", index, ref, str(exc))
