@@ -10,6 +10,7 @@ in-process index (rebuilt only when the stored vectors change) live as long as t
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from typing import Any
 
@@ -23,6 +24,7 @@ from gtm_feedback_dagster.runtime import Runtime
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 50
+LIMIT_PATTERN = re.compile(r"[0-9]{1,4}")
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -83,7 +85,9 @@ class SearchService:
                 400, f"q is too long ({len(text)} > {self.settings.max_text_chars} characters)"
             )
         raw_limit = request.query_params.get("limit") or "10"
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        # ASCII digits only and short: `str.isdigit` accepts "²", and int() refuses strings
+        # over 4,300 digits with a ValueError (both were 500s).
+        if not LIMIT_PATTERN.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
             return _error(400, f"limit must be a whole number from 1 to {MAX_LIMIT}")
         area = (request.query_params.get("area") or "").strip() or None
         from gtm_feedback_dagster.store.repo import NotFoundError

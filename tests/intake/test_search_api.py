@@ -68,3 +68,10 @@ def test_the_token_is_required(client: TestClient, monkeypatch: pytest.MonkeyPat
     assert _get(client, token="wrong", q="pdf").status_code == 401
     monkeypatch.delenv("GTM_FEEDBACK_API_TOKEN")
     assert _get(client, q="pdf").status_code == 503
+
+
+@pytest.mark.parametrize("limit", ["9" * 5000, "²", "١٢", "-1", "0", "51", "1e3", " 5"])
+def test_bad_limits_are_400_not_500(client: TestClient, limit: str) -> None:
+    response = _get(client, q="pdf", limit=limit)
+    assert response.status_code == 400, response.text
+    assert "limit must be a whole number" in response.json()["error"]
