@@ -32,8 +32,8 @@ from bench.common import (
 )
 from bench.databases import graph_database
 from gtm_feedback_dagster.analytics.data import load_area_data, previous_report, save_report
-from gtm_feedback_dagster.analytics.insights import build_report
 from gtm_feedback_dagster.analytics.render import render_chart_png, render_markdown
+from gtm_feedback_dagster.analytics.report import build_report
 from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
 from gtm_feedback_dagster.core.request_graph import DEFAULT_CLUSTER_THRESHOLD
 from gtm_feedback_dagster.partitions import product_area_partitions

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from gtm_feedback_dagster.analytics.digest import DigestData, DigestEntry, DigestRequest
-from gtm_feedback_dagster.analytics.insights import (
+from gtm_feedback_dagster.analytics.rows import (
     AccountRow,
     AreaData,
     FeedbackRow,

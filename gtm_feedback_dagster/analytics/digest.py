@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from gtm_feedback_dagster.analytics.insights import AccountRow, format_arr
+from gtm_feedback_dagster.analytics.rows import AccountRow
+from gtm_feedback_dagster.core.money import format_arr
 
 LIST_LIMIT = 10
 SLACK_SECTION_LIMIT = 2900  # Slack rejects section text over 3000 characters

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gtm_feedback_dagster.analytics.insights import format_arr
+from gtm_feedback_dagster.core.money import format_arr
 
 MAX_CHART_BYTES = 60_000
 CHART_PLACEHOLDER = "_chart: see Dagster UI (asset `area_insight_report`)_"

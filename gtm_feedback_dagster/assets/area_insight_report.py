@@ -18,26 +18,22 @@ from gtm_feedback_dagster.analytics.data import (
     previous_report,
     save_report,
 )
-from gtm_feedback_dagster.analytics.insights import build_report, narrative_facts
+from gtm_feedback_dagster.analytics.narrative import narrative_facts
 from gtm_feedback_dagster.analytics.render import (
     chart_markdown,
     render_chart_png,
     render_markdown,
 )
+from gtm_feedback_dagster.analytics.report import build_report
 from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
 from gtm_feedback_dagster.assets.sources import crm_accounts, feedback_entries
 from gtm_feedback_dagster.core.request_graph import DEFAULT_CLUSTER_THRESHOLD
 from gtm_feedback_dagster.partitions import product_area_partitions
 from gtm_feedback_dagster.resources.store import StoreResource
+from gtm_feedback_dagster.retry import TRANSIENT_RETRY
 from gtm_feedback_dagster.store.schema import utcnow
 
 REPORT_TIMEZONE = ZoneInfo("America/New_York")  # the reports' working day (schedule at 08:00)
-
-# A dropped database connection or a "database is locked" timeout passes on a later attempt; a
-# bad partition or config raises Failure(allow_retries=False) and is not retried.
-TRANSIENT_RETRY = dg.RetryPolicy(
-    max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
 
 
 class AreaInsightReportConfig(dg.Config):

@@ -24,15 +24,10 @@ from gtm_feedback_dagster.core.request_graph import (
 from gtm_feedback_dagster.partitions import product_area_partitions
 from gtm_feedback_dagster.requests.merge import DuplicateCandidate, duplicate_candidates
 from gtm_feedback_dagster.resources.store import StoreResource
+from gtm_feedback_dagster.retry import TRANSIENT_RETRY
 
 DUPLICATES_CHECK = "no_likely_duplicates"
 _SHOWN_DUPLICATES = 25
-
-# A dropped database connection or a "database is locked" timeout passes on a later attempt; a
-# bad partition or config raises Failure(allow_retries=False) and is not retried.
-TRANSIENT_RETRY = dg.RetryPolicy(
-    max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
 
 
 class RelatedRequestGraphConfig(dg.Config):

@@ -19,6 +19,7 @@ from gtm_feedback_dagster.assets.sources import feature_requests
 from gtm_feedback_dagster.partitions import product_area_partitions
 from gtm_feedback_dagster.resources.ai import EmbedderResource, VectorIndexResource
 from gtm_feedback_dagster.resources.store import StoreResource
+from gtm_feedback_dagster.retry import EMBEDDING_RETRY
 from gtm_feedback_dagster.store.schema import ProductArea
 from gtm_feedback_dagster.store.vectors import (
     delete_vectors,
@@ -34,10 +35,6 @@ from gtm_feedback_dagster.vectors.base import VectorIndexError
 EMBED_CHUNK = 256
 
 CHECK_NAME = "open_requests_have_current_vectors"
-
-TRANSIENT_RETRY = dg.RetryPolicy(
-    max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
 
 
 class EmbeddingSyncConfig(dg.Config):
@@ -62,7 +59,7 @@ def _permanent(exc: Exception) -> bool:
     group_name="embeddings",
     owners=["team:gtm-feedback"],
     kinds={"python", "sql"},
-    retry_policy=TRANSIENT_RETRY,
+    retry_policy=EMBEDDING_RETRY,
     description=(
         "Embeddings of the feature requests of one product area (`title + \\n\\n + "
         "description`, 384 dimensions; local all-MiniLM-L6-v2 by default, OpenAI "

@@ -20,16 +20,11 @@ from gtm_feedback_dagster.analytics.digest import (
 )
 from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
 from gtm_feedback_dagster.resources.store import StoreResource
+from gtm_feedback_dagster.retry import TRANSIENT_RETRY
 from gtm_feedback_dagster.store.repo import enqueue_message
 from gtm_feedback_dagster.store.schema import utcnow
 
 PERIOD = timedelta(days=7)
-
-# A dropped database connection or a "database is locked" timeout passes on a later attempt; a
-# bad partition or config raises Failure(allow_retries=False) and is not retried.
-TRANSIENT_RETRY = dg.RetryPolicy(
-    max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
 
 
 class WeeklyDigestConfig(dg.Config):

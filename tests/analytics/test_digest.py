@@ -14,7 +14,7 @@ from gtm_feedback_dagster.analytics.digest import (
     render_markdown,
     render_slack,
 )
-from gtm_feedback_dagster.analytics.insights import AccountRow
+from gtm_feedback_dagster.analytics.rows import AccountRow
 
 END = datetime(2026, 3, 9, 13, tzinfo=UTC)  # Monday
 START = END - timedelta(days=7)

@@ -9,22 +9,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from gtm_feedback_dagster.analytics.insights import (
-    AccountRow,
-    AreaData,
-    FeedbackRow,
-    OpportunityRow,
-    RequestRow,
-    build_report,
-    common_title_prefix,
+from gtm_feedback_dagster.analytics.metrics import (
     dealbreakers,
-    distinctive_terms,
     execution_status,
-    format_arr,
     is_open_stage,
     js_round,
-    theme_name,
-    themes,
 )
 from gtm_feedback_dagster.analytics.render import (
     CHART_PLACEHOLDER,
@@ -34,6 +23,21 @@ from gtm_feedback_dagster.analytics.render import (
     render_markdown,
     strip_images,
 )
+from gtm_feedback_dagster.analytics.report import build_report
+from gtm_feedback_dagster.analytics.rows import (
+    AccountRow,
+    AreaData,
+    FeedbackRow,
+    OpportunityRow,
+    RequestRow,
+)
+from gtm_feedback_dagster.analytics.themes import (
+    common_title_prefix,
+    distinctive_terms,
+    theme_name,
+    themes,
+)
+from gtm_feedback_dagster.core.money import format_arr
 
 K = 1000.0
 ACCOUNTS = {

@@ -10,12 +10,12 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from gtm_feedback_dagster.analytics.data import get_area, load_area_data, save_report
-from gtm_feedback_dagster.analytics.insights import build_report
 from gtm_feedback_dagster.analytics.render import (
     chart_markdown,
     render_chart_png,
     render_markdown,
 )
+from gtm_feedback_dagster.analytics.report import build_report
 from gtm_feedback_dagster.cli import cli
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import OutboxMessage, Request, RequestRelation

@@ -1,0 +1,179 @@
+"""The per-request numbers of an area insight report (reference §7.1), over plain rows.
+
+All per-request numbers are over the area's **open** requests, as in the reference's tools; the
+execution status counts every (non-merged) request tagged with the area. A request's ARR is the
+sum of the ARR of the *distinct* accounts behind its feedback (the area-insights rule; the
+analytics agent's per-row sum is a known inconsistency we do not copy).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from gtm_feedback_dagster.analytics.rows import (
+    AccountRow,
+    FeedbackRow,
+    OpportunityRow,
+    RequestRow,
+)
+
+CRITICAL_ARR = 500_000.0  # dealbreakers above this are "critical" (reference)
+TOP_LIMIT = 5
+SEVERITY_ORDER = {"low": 1, "medium": 2, "high": 3}
+CLOSED_STAGES = {"closedwon", "closedlost"}
+
+
+def js_round(x: float) -> int:
+    """JavaScript's Math.round (half up), which the reference's ship rate uses; Python's round()
+    rounds half to even (12.5 -> 12, not 13)."""
+    return math.floor(x + 0.5)
+
+
+def distinct_arr(account_ids: Iterable[int], accounts: Mapping[int, AccountRow]) -> float:
+    return float(sum(accounts[a].arr for a in set(account_ids) if a in accounts))
+
+
+def group_feedback(feedback: Iterable[FeedbackRow]) -> dict[int, list[FeedbackRow]]:
+    grouped: dict[int, list[FeedbackRow]] = defaultdict(list)
+    for row in feedback:
+        grouped[row.request_id].append(row)
+    return grouped
+
+
+# ---------------------------------------------------------------------------- tools (§7.1)
+
+
+def dealbreakers(
+    open_requests: Sequence[RequestRow],
+    feedback_by_request: Mapping[int, Sequence[FeedbackRow]],
+    accounts: Mapping[int, AccountRow],
+    limit: int = TOP_LIMIT,
+) -> dict[str, Any]:
+    """High-severity feedback from enterprise accounts, per open request."""
+    items: list[dict[str, Any]] = []
+    for request in open_requests:
+        high = [f for f in feedback_by_request.get(request.id, ()) if f.severity == "high"]
+        enterprise = {
+            f.account_id
+            for f in high
+            if f.account_id is not None
+            and f.account_id in accounts
+            and accounts[f.account_id].is_enterprise
+        }
+        if not enterprise:
+            continue
+        items.append(
+            {
+                "requestId": request.id,
+                "slug": request.slug,
+                "title": request.title,
+                "arr": distinct_arr(enterprise, accounts),
+                "feedbackCount": len(high),
+                "entryCount": len(high),
+                "enterpriseAccountCount": len(enterprise),
+            }
+        )
+    items.sort(key=lambda i: (-i["arr"], -i["feedbackCount"], i["requestId"]))
+    total = float(sum(i["arr"] for i in items))
+    return {
+        "count": len(items),
+        "totalArr": total,
+        "critical": total > CRITICAL_ARR,
+        "topItems": items[:limit],
+        "requestIds": [i["requestId"] for i in items],
+    }
+
+
+def severity_stats(
+    open_requests: Sequence[RequestRow],
+    feedback_by_request: Mapping[int, Sequence[FeedbackRow]],
+    accounts: Mapping[int, AccountRow],
+) -> dict[str, Any]:
+    counts = {s: 0 for s in SEVERITY_ORDER}
+    account_sets: dict[str, set[int]] = {s: set() for s in SEVERITY_ORDER}
+    total = 0
+    for request in open_requests:
+        for f in feedback_by_request.get(request.id, ()):
+            total += 1
+            if f.severity in counts:
+                counts[f.severity] += 1
+                if f.account_id is not None:
+                    account_sets[f.severity].add(f.account_id)
+    return {
+        "counts": counts,
+        "arr": {s: distinct_arr(ids, accounts) for s, ids in account_sets.items()},
+        "totalFeedback": total,
+        "totalRequests": len(open_requests),
+    }
+
+
+def execution_status(requests: Sequence[RequestRow]) -> dict[str, int]:
+    """Open/shipped/deprioritized counts of every request tagged with the area; ship rate =
+    shipped / (open + shipped), rounded half up, deprioritized excluded."""
+    status = Counter(r.status for r in requests)
+    open_, shipped, deprioritized = status["open"], status["shipped"], status["deprioritized"]
+    denominator = open_ + shipped
+    return {
+        "open": open_,
+        "shipped": shipped,
+        "deprioritized": deprioritized,
+        "shipRate": js_round(100 * shipped / denominator) if denominator else 0,
+        "total": open_ + shipped + deprioritized,
+    }
+
+
+def top_requests(
+    open_requests: Sequence[RequestRow],
+    feedback_by_request: Mapping[int, Sequence[FeedbackRow]],
+    accounts: Mapping[int, AccountRow],
+    limit: int = TOP_LIMIT,
+) -> list[dict[str, Any]]:
+    """Open requests by ARR of the distinct accounts with any feedback on them."""
+    items = []
+    for request in open_requests:
+        rows = feedback_by_request.get(request.id, ())
+        severities = [f.severity for f in rows if f.severity in SEVERITY_ORDER]
+        account_ids = {f.account_id for f in rows if f.account_id is not None}
+        items.append(
+            {
+                "requestId": request.id,
+                "slug": request.slug,
+                "title": request.title,
+                "arr": distinct_arr(account_ids, accounts),
+                "feedbackCount": len(rows),
+                "accountCount": len(account_ids),
+                "highestSeverity": max(severities, key=SEVERITY_ORDER.__getitem__)
+                if severities
+                else None,
+            }
+        )
+    items.sort(key=lambda i: (-i["arr"], -i["feedbackCount"], i["requestId"]))
+    return items[:limit]
+
+
+def is_open_stage(stage: str | None) -> bool:
+    """Open = not Closed Won / Closed Lost (spelling-tolerant: "Closed - Won", "closed_lost")."""
+    return re.sub(r"[^a-z]", "", (stage or "").lower()) not in CLOSED_STAGES
+
+
+def open_opportunity_value(
+    open_requests: Sequence[RequestRow],
+    feedback_by_request: Mapping[int, Sequence[FeedbackRow]],
+    opportunities: Mapping[int, OpportunityRow],
+) -> dict[str, Any]:
+    """ARR of the distinct open opportunities linked to feedback on the area's open requests."""
+    opp_ids = {
+        f.opportunity_id
+        for r in open_requests
+        for f in feedback_by_request.get(r.id, ())
+        if f.opportunity_id is not None and f.opportunity_id in opportunities
+    }
+    open_ids = {o for o in opp_ids if is_open_stage(opportunities[o].stage)}
+    return {
+        "value": float(sum(opportunities[o].arr for o in open_ids)),
+        "count": len(open_ids),
+    }
