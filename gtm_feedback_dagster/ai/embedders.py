@@ -102,6 +102,7 @@ DEFAULT_LOCAL_BACKEND = "onnx"
 ONNX_MIN_COSINE = 0.9999
 ONNX_EXPORT_FORMAT = "1"  # bump when the export (graph, inputs, metadata) changes
 ONNX_OPSET = 17
+ONNX_MAX_BATCH = 16  # texts per ONNX Runtime call, whatever the embedder's batch_size
 # Fixed sentences the export is checked on: short and long, one past the 256-token limit, all in
 # one batch so padding and truncation are exercised.
 VERIFY_TEXTS = (
@@ -265,7 +266,9 @@ class OnnxModel:
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         items = list(texts)
         out = np.empty((len(items), self.dim), dtype=np.float32)
-        for idx in _length_sorted_batches(items, batch_size):
+        # Small batches run faster on ONNX Runtime's CPU kernels (measured on 2 cores: 16 beats
+        # 64 by ~15%); the vectors do not depend on the batch.
+        for idx in _length_sorted_batches(items, min(batch_size, ONNX_MAX_BATCH)):
             encodings = self.tokenizer.encode_batch([items[i] for i in idx])
             feeds = {
                 "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
