@@ -70,6 +70,10 @@ class Settings:
     ops_channel: str | None = None  # Slack channel told about failed Dagster runs
     dagster_url: str = "http://localhost:3000"  # the Dagster UI, for links to runs and assets
     default_account: str | None = None  # account of Slack-captured entries that name none
+    # Request pages: header set by an authenticating reverse proxy (e.g. X-Forwarded-Email),
+    # trusted only when configured; lifetime of a web session cookie.
+    trusted_proxy_header: str | None = None
+    web_session_hours: int = 12
     slack_response_url_base: str = "https://hooks.slack.com/"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -148,6 +152,8 @@ def load_settings() -> Settings:
         ops_channel=_env("GTM_FEEDBACK_OPS_CHANNEL"),
         dagster_url=(_env("GTM_FEEDBACK_DAGSTER_URL", "http://localhost:3000") or "").rstrip("/"),
         default_account=_env("GTM_FEEDBACK_DEFAULT_ACCOUNT"),
+        trusted_proxy_header=_env("GTM_FEEDBACK_TRUSTED_PROXY_HEADER"),
+        web_session_hours=_env_int("GTM_FEEDBACK_WEB_SESSION_HOURS", 12),
         slack_response_url_base=_env("GTM_FEEDBACK_SLACK_RESPONSE_URL_BASE")
         or "https://hooks.slack.com/",
     )
@@ -167,6 +173,7 @@ class Secrets:
     upstash_url: str | None = field(default=None, repr=False)
     upstash_token: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
+    web_secret: str | None = field(default=None, repr=False)  # signs web sessions and links
 
 
 # Names of the secret variables, for the Dagster resources' `dg.EnvVar` bindings.
@@ -176,6 +183,7 @@ SLACK_SIGNING_SECRET = "SLACK_SIGNING_SECRET"
 UPSTASH_VECTOR_REST_URL = "UPSTASH_VECTOR_REST_URL"
 UPSTASH_VECTOR_REST_TOKEN = "UPSTASH_VECTOR_REST_TOKEN"
 API_TOKEN = "GTM_FEEDBACK_API_TOKEN"
+WEB_SECRET = "GTM_FEEDBACK_WEB_SECRET"
 
 
 def load_secrets() -> Secrets:
@@ -186,6 +194,7 @@ def load_secrets() -> Secrets:
         upstash_url=_env(UPSTASH_VECTOR_REST_URL),
         upstash_token=_env(UPSTASH_VECTOR_REST_TOKEN),
         api_token=_env(API_TOKEN),
+        web_secret=_env(WEB_SECRET),
     )
 
 
