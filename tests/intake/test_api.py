@@ -467,3 +467,28 @@ def test_api_answers_4xx_or_2xx_never_5xx(
 def test_get_answers_404_or_200_never_5xx(both_client: TestClient, entry_id: object) -> None:
     response = both_client.get(f"/api/feedback/{quote(str(entry_id), safe='')}", headers=AUTH)
     assert response.status_code in (200, 404, 405), response.text
+
+
+def test_concurrent_retries_with_one_idempotency_key_store_one_entry(
+    both_url: str,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy.exc import OperationalError
+
+    from gtm_feedback_dagster.intake.api import submit_payload
+
+    settings_ = _settings(both_url)
+
+    def post(_: int) -> tuple[int, dict[str, object]] | str:
+        try:
+            return submit_payload(settings_, dict(VALID), "burst-1")
+        except OperationalError:  # SQLite busy: the API answers 503, the client retries
+            return "503"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(post, range(20)))
+    stored = [a for a in answers if a != "503"]
+    assert stored and all(a == stored[0] for a in stored), answers
+    assert stored[0][0] == 201  # type: ignore[index]
+    assert len(_entries(both_url)) == 1
