@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from gtm_feedback_dagster.core.text import STOPWORDS
+
 PARAMS_FILE = "calibration_params.json"
 CANDIDATE_CAP = 50  # routing considers the 50 nearest requests; training saw at most that
 
@@ -45,21 +47,7 @@ FEATURES: tuple[str, ...] = (
 )
 
 _WORD = re.compile(r"[a-z0-9]+")
-# Function words and words every piece of feedback uses; they say nothing about *which* need.
-_STOPWORD_TEXT = """
-    a about above after again against all also am an and any are as at be because been before
-    being below between both but by can cannot could did do does doing down during each even
-    every few for from further get gets getting got had has have having he her here hers him his
-    how i if in into is it its itself just let lets like make makes me more most much must my no
-    nor not now of off on once only or other our ours out over own per please really same she
-    should so some still such than that the their theirs them then there these they this those
-    through to too under until up us use used using very via want wants was we were what when
-    where which while who whom why will with within without would you your yours able need needs
-    needed customer customers client clients team teams user users currently today also right
-    way ways thing things lot lots many across etc eg ie one two new feature features request
-    requests support option options ability allow allows
-"""
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_STOPWORDS = STOPWORDS  # core.text's list is this one; routing's features depend on it
 
 
 def _stem(word: str) -> str:

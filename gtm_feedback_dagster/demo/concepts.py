@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from gtm_feedback_dagster.core.text import slugify
 from gtm_feedback_dagster.demo import vocab
 
 # ------------------------------------------------------------------------------------------
@@ -28,11 +28,6 @@ class Concept:
     asks: tuple[str, ...]
 
 
-def slugify(text: str) -> str:
-    """URL slug like the reference: lowercase words joined by dashes ("A & B" -> "a-b")."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split("|") if part.strip())
 
@@ -50,7 +45,7 @@ def parse_concepts(text: str, area: str | None) -> list[Concept]:
             raise ValueError(f"concept {current['T']!r} needs pains and asks")
         concepts.append(
             Concept(
-                key=slugify(current["T"]),
+                key=slugify(current["T"], max_len=None),
                 area=area,
                 theme=current["theme"],
                 title=current["T"],

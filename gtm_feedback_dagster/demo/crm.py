@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from gtm_feedback_dagster.core.text import slugify
 from gtm_feedback_dagster.demo import vocab
 from gtm_feedback_dagster.demo.common import SYSTEM_USER_ID, make_uuid, sfdc_id, weighted_choice
-from gtm_feedback_dagster.demo.concepts import slugify
 
 # ------------------------------------------------------------------------------------------
 # Users, areas, accounts, opportunities
@@ -96,7 +96,7 @@ def make_accounts(rng: random.Random, count: int) -> list[DemoAccount]:
             "regionName": region,
             "arr": arr,
             "isEnterprise": segment == "Enterprise",
-            "website": f"https://{slugify(name)}.example.com",
+            "website": f"https://{slugify(name, max_len=None)}.example.com",
             "industry": industry,
             "territory": rng.choice(vocab.TERRITORIES[region]),
             "segment": segment,

@@ -6,9 +6,10 @@ import math
 import random
 from dataclasses import dataclass, field
 
+from gtm_feedback_dagster.core.text import slugify
 from gtm_feedback_dagster.demo import vocab
 from gtm_feedback_dagster.demo.common import HISTORY_DAYS, SYSTEM_USER_ID, make_uuid
-from gtm_feedback_dagster.demo.concepts import Concept, request_concepts, slugify
+from gtm_feedback_dagster.demo.concepts import Concept, request_concepts
 
 STATUS_SHARES = {"shipped": 0.12, "deprioritized": 0.08}  # the rest stays "open"
 
@@ -103,7 +104,7 @@ def make_requests(rng: random.Random, scale: int, now_ts: float) -> list[DemoReq
             area_ids = [concept.area]
             if rng.random() < 0.2:
                 area_ids.append(rng.choice(RELATED_AREAS[concept.area]))
-            slug = slugify(title)
+            slug = slugify(title, max_len=None)
             while slug in used_slugs:  # titles are unique; this only guards slugify collisions
                 slug += "-x"
             used_slugs.add(slug)

@@ -1,0 +1,47 @@
+"""Plain text helpers shared by the features: one stopword list, one sentence splitter, one
+slug rule.
+
+`STOPWORDS` is the routing calibration's list (`core.calibration` content words): routing's text
+features depend on it, so it must not change without refitting the calibration.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Function words and words every piece of feedback uses; they say nothing about *which* need.
+_STOPWORD_TEXT = """
+    a about above after again against all also am an and any are as at be because been before
+    being below between both but by can cannot could did do does doing down during each even
+    every few for from further get gets getting got had has have having he her here hers him his
+    how i if in into is it its itself just let lets like make makes me more most much must my no
+    nor not now of off on once only or other our ours out over own per please really same she
+    should so some still such than that the their theirs them then there these they this those
+    through to too under until up us use used using very via want wants was we were what when
+    where which while who whom why will with within without would you your yours able need needs
+    needed customer customers client clients team teams user users currently today also right
+    way ways thing things lot lots many across etc eg ie one two new feature features request
+    requests support option options ability allow allows
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+# A sentence ends at . ! or ? followed by whitespace and a capital, digit, quote or bracket.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def squash_whitespace(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of `text` (whitespace squashed first), empty ones dropped."""
+    return [s.strip() for s in _SENTENCE_END.split(squash_whitespace(text)) if s.strip()]
+
+
+def slugify(text: str, max_len: int | None = 80) -> str:
+    """`"API & Developer Tools"` -> `api-developer-tools` (the reference's rule), cut to
+    `max_len` characters (None: never cut; the demo data's slugs are uncut)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    if max_len is not None:
+        slug = slug[:max_len].rstrip("-")
+    return slug or "item"
