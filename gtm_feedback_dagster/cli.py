@@ -11,7 +11,16 @@ import warnings
 
 import click
 
-from gtm_feedback_dagster.commands import db, demo, intake, manage, reports, routing, slack
+from gtm_feedback_dagster.commands import (
+    catalog,
+    db,
+    demo,
+    intake,
+    manage,
+    reports,
+    routing,
+    slack,
+)
 
 
 class FriendlyGroup(click.Group):
@@ -39,7 +48,7 @@ def cli() -> None:
 
 # Order matters where modules add to the same group (`requests`): manage creates it, reports
 # adds `duplicates` and `merge` to it.
-COMMAND_MODULES = (db, demo, intake, manage, reports, routing, slack)
+COMMAND_MODULES = (catalog, db, demo, intake, manage, reports, routing, slack)
 
 for _module in COMMAND_MODULES:
     _module.register(cli)

@@ -231,7 +231,7 @@ def serve(host: str, port: int) -> None:
             f"warning: {API_TOKEN_ENV} is not set; /api/feedback answers 503 until it is",
             err=True,
         )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings, warm=True), host=host, port=port, log_level="info")
 
 
 def register(cli: click.Group) -> None:

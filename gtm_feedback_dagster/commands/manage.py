@@ -242,10 +242,5 @@ def unfollow(request_ref: str, user_ref: str) -> None:
 
 
 def register(cli: click.Group) -> None:
-    # The catalogue groups (areas, accounts, users) live in commands/catalog.py; registered here
-    # so the CLI's module list stays as it is (imported late: catalog uses this module's options).
-    from gtm_feedback_dagster.commands import catalog
-
     for command in (requests_group, entries_group, follow, unfollow):
         cli.add_command(command)
-    catalog.register(cli)
