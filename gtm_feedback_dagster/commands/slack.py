@@ -233,13 +233,13 @@ def _decide(approval_id: int, decision: str, now: bool) -> None:
             "slack_response_sensor processes it, or rerun with --now"
         )
         return
-    from gtm_feedback_dagster.ai.llm import build_llm
-    from gtm_feedback_dagster.slack.responses import ResolveEnv, resolve_inbox
+    from gtm_feedback_dagster.runtime import Runtime
+    from gtm_feedback_dagster.slack.dispatch import resolve_inbox
 
-    client = build_slack_client(settings)
-    env = ResolveEnv(settings, settings.database_url, client=client, llm=build_llm(settings))
+    rt = Runtime.from_settings(settings)
+    client = rt.slack = build_slack_client(settings)
     assert inbox_id is not None
-    report = resolve_inbox(env, [inbox_id])
+    report = resolve_inbox(rt, [inbox_id])
     delivery = ob.deliver_outbox(settings.database_url, client)
     if inbox_id in report.errors:
         click.echo(f"error: {report.errors[inbox_id]}", err=True)

@@ -1,7 +1,10 @@
 """`resolve_slack_responses_job`: acts on a batch of Slack inbox rows (approval clicks, reactions,
 modal submissions, /shipped) and expires unanswered approvals, then delivers the messages that
-queued. Launched by `slack_response_sensor`; the work is `slack/responses.py`."""
+queued. Launched by `slack_response_sensor`; the work is `slack/dispatch.py` (rows) and
+`routing/approvals.py` (expiry)."""
 
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import dagster as dg
@@ -11,12 +14,28 @@ from gtm_feedback_dagster.jobs.deliver_outbox import DB_RETRY_POLICY, deliver_ou
 from gtm_feedback_dagster.resources.ai import EmbedderResource, LLMResource, VectorIndexResource
 from gtm_feedback_dagster.resources.slack import SlackResource
 from gtm_feedback_dagster.resources.store import StoreResource
-from gtm_feedback_dagster.slack.responses import (
-    ResolveEnv,
-    ResolveReport,
-    expire_approvals,
-    resolve_inbox,
-)
+from gtm_feedback_dagster.routing.approvals import expire_approvals
+from gtm_feedback_dagster.runtime import Runtime
+from gtm_feedback_dagster.slack.dispatch import ResolveReport, resolve_inbox
+from gtm_feedback_dagster.vectors.base import VectorIndex
+
+
+@dataclass
+class _RunRuntime(Runtime):
+    """The runtime of one run, its parts taken from the run's resources (the embedder only
+    built when an approval takes the new-request path: loading the local model costs seconds)."""
+
+    embedder_resource: EmbedderResource | None = None
+    index_resource: VectorIndexResource | None = None
+
+    @cached_property
+    def embedder(self) -> Any:
+        assert self.embedder_resource is not None
+        return self.embedder_resource.get()
+
+    def vector_index(self, session: Any, model_id: str, dim: int) -> VectorIndex:
+        assert self.index_resource is not None
+        return self.index_resource.open(session, model_id, dim)
 
 
 class ResolveSlackResponsesConfig(dg.Config):
@@ -43,17 +62,16 @@ def resolve_slack_responses_op(
     vector_index: VectorIndexResource,
     llm: LLMResource,
 ) -> dg.Output[dict[str, Any]]:
-    env = ResolveEnv(
-        settings=store.settings,
-        database_url=store.url,
-        client=slack.get_client(),
-        llm=llm.get(),
-        embedder_factory=embedder.get,
-        index_opener=vector_index.open,
+    rt = _RunRuntime(
+        settings=replace(store.settings, database_url=store.url),
+        embedder_resource=embedder,
+        index_resource=vector_index,
     )
-    report = resolve_inbox(env, config.inbox_ids) if config.inbox_ids else ResolveReport()
+    rt.slack = slack.get_client()
+    rt.llm = llm.get()
+    report = resolve_inbox(rt, config.inbox_ids) if config.inbox_ids else ResolveReport()
     if config.expire_approval_ids:
-        expire_approvals(env, config.expire_approval_ids, report=report)
+        report.expired.extend(expire_approvals(rt, config.expire_approval_ids))
     for inbox_id, error in report.errors.items():
         context.log.warning(f"inbox row {inbox_id}: {error}")
     summary = report.metadata()

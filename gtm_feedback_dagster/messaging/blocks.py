@@ -206,7 +206,7 @@ def new_request_created_message(
 
 # ---------------------------------------------------------------------------- Slack loop
 # Decisions on approvals, reactions, the Add Feedback modal, reminders, shipped notices and
-# firehose posts (see slack/responses.py, slack/notify.py).
+# firehose posts (see routing/approvals.py, feedback/capture.py, notifications/).
 
 FEEDBACK_SHORTCUT_CALLBACK_ID = "feedback_shortcut_id"
 FEEDBACK_VIEW_CALLBACK_ID = "feedback_view_id"

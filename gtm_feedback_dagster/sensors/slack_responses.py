@@ -7,17 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 
 import dagster as dg
-from sqlalchemy import select
 
 from gtm_feedback_dagster.jobs.resolve_slack_responses import (
     ResolveSlackResponsesConfig,
     resolve_slack_responses_job,
 )
 from gtm_feedback_dagster.resources.store import StoreResource
+from gtm_feedback_dagster.routing.approvals import due_expired_approvals
 from gtm_feedback_dagster.sensors.runkeys import chunks, run_key
 from gtm_feedback_dagster.slack import inbox
-from gtm_feedback_dagster.slack.responses import due_expired_approvals
-from gtm_feedback_dagster.store.schema import SlackInbox, utcnow
+from gtm_feedback_dagster.store.schema import utcnow
 
 ROWS_PER_RUN = 100
 MAX_ROWS_PER_TICK = 500
@@ -79,15 +78,7 @@ def slack_response_sensor(
     now = utcnow()
     cursor = int(context.cursor or 0)
     with store.session() as session:
-        rows = [
-            (int(r[0]), int(r[1]), r[2])
-            for r in session.execute(
-                select(SlackInbox.id, SlackInbox.attempts, SlackInbox.received_at)
-                .where(*inbox.due_filter(now))
-                .order_by(SlackInbox.id)
-                .limit(MAX_ROWS_PER_TICK)
-            ).all()
-        ]
+        rows = inbox.due_rows(session, now, MAX_ROWS_PER_TICK)
         expired = due_expired_approvals(session, store.settings, now, limit=ROWS_PER_RUN)
     requests, new_cursor = plan_runs(rows, expired, cursor, now)
     if not requests:

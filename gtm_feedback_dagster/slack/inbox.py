@@ -62,15 +62,15 @@ def due_filter(now: datetime) -> tuple[Any, ...]:
     )
 
 
-def due_rows(session: Session, now: datetime, limit: int) -> list[tuple[int, int]]:
-    """(id, attempts) of rows waiting to be processed, oldest first."""
+def due_rows(session: Session, now: datetime, limit: int) -> list[tuple[int, int, datetime]]:
+    """(id, attempts, received_at) of rows waiting to be processed, oldest first."""
     rows = session.execute(
-        select(SlackInbox.id, SlackInbox.attempts)
+        select(SlackInbox.id, SlackInbox.attempts, SlackInbox.received_at)
         .where(*due_filter(now))
         .order_by(SlackInbox.id)
         .limit(limit)
     ).all()
-    return [(int(r[0]), int(r[1])) for r in rows]
+    return [(int(r[0]), int(r[1]), r[2]) for r in rows]
 
 
 def claim(session: Session, inbox_id: int, now: datetime) -> bool:

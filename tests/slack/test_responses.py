@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -9,15 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from gtm_feedback_dagster.config import Secrets
+from gtm_feedback_dagster.feedback.capture import UNKNOWN_ACCOUNT_NAME
 from gtm_feedback_dagster.messaging.outbox import deliver_outbox
+from gtm_feedback_dagster.routing.approvals import due_expired_approvals, expire_approvals
+from gtm_feedback_dagster.runtime import Runtime
 from gtm_feedback_dagster.slack import inbox, payloads
-from gtm_feedback_dagster.slack.responses import (
-    UNKNOWN_ACCOUNT_NAME,
-    ResolveEnv,
-    due_expired_approvals,
-    expire_approvals,
-    resolve_inbox,
-)
+from gtm_feedback_dagster.slack.dispatch import resolve_inbox
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import (
@@ -51,13 +50,13 @@ def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackStandin]:
     assert not server.errors
 
 
-def env_for(world: World, slack: SlackStandin | None, embedder: Any = None) -> ResolveEnv:
-    return ResolveEnv(
-        world.settings,
-        world.url,
-        client=client_for(slack) if slack else None,
-        embedder_factory=(lambda: embedder) if embedder is not None else None,
-    )
+def env_for(world: World, slack: SlackStandin | None, embedder: Any = None) -> Runtime:
+    rt = Runtime.from_settings(world.settings, Secrets())
+    rt.slack = client_for(slack) if slack else None
+    rt.llm = None
+    if embedder is not None:
+        rt.embedder = embedder
+    return rt
 
 
 def store(url: str, kind: str, key: str, payload: dict[str, Any]) -> int:
@@ -107,7 +106,7 @@ def followers(url: str, request_id: int) -> list[int]:
 def test_submitter_approves_twice_and_it_applies_once(db_url: str, slack: SlackStandin) -> None:
     world = seed_world(db_url)
     env = env_for(world, slack)
-    deliver_outbox(db_url, env.client)  # the approval DM reaches Slack
+    deliver_outbox(db_url, env.slack)  # the approval DM reaches Slack
     first = store(db_url, "interaction", "a1", click(world))
     second = store(db_url, "interaction", "a2", click(world))  # e.g. a retry with a new key
     report = resolve_inbox(env, [first, second])
@@ -125,7 +124,7 @@ def test_submitter_approves_twice_and_it_applies_once(db_url: str, slack: SlackS
     assert followers(db_url, world.request_id) == [world.ana_id]
     # Processing the same rows again changes nothing.
     assert resolve_inbox(env, [first, second]).skipped == [first, second]
-    deliver_outbox(db_url, env.client)
+    deliver_outbox(db_url, env.slack)
     (update,) = slack.calls("chat.update")
     assert (update["channel"], update["ts"]) == ("D0ANA00001", "1790000000.000001")
     assert "✅ Adding feedback to existing request..." in str(update["blocks"])
@@ -149,7 +148,7 @@ def test_only_the_submitter_may_decide(sqlite_url: str, slack: SlackStandin) -> 
     assert report.failed == [row] and "not the submitter" in report.errors[row]
     assert approval(sqlite_url, world.approval_id or 0).status == "pending"
     assert entry(sqlite_url, world.entry_id or 0).status == "awaiting_approval"
-    deliver_outbox(sqlite_url, env.client)
+    deliver_outbox(sqlite_url, env.slack)
     (reply,) = slack.hook_calls("act")
     assert (
         reply["text"].startswith("Only the person who submitted")
@@ -183,7 +182,7 @@ def test_not_a_match_creates_a_new_request_once(
 ) -> None:
     world = seed_world(db_url)
     env = env_for(world, slack, local_embedder)
-    deliver_outbox(db_url, env.client)
+    deliver_outbox(db_url, env.slack)
     first = store(db_url, "interaction", "d1", click(world, "decline"))
     second = store(db_url, "interaction", "d2", click(world, "decline"))
     report = resolve_inbox(env, [first, second])
@@ -201,7 +200,7 @@ def test_not_a_match_creates_a_new_request_once(
             == "rejected"
         )
     assert followers(db_url, routed.request_id or 0) == [world.ana_id]
-    deliver_outbox(db_url, env.client)
+    deliver_outbox(db_url, env.slack)
     (update,) = slack.calls("chat.update")
     assert "❌ Creating new request..." in str(update["blocks"])
     assert any(
@@ -314,7 +313,7 @@ def test_reaction_on_a_reply_captures_the_whole_thread_once(
         assert len(captured.customer_pain) <= 500
         assert captured.links == ["https://standin.slack.com/archives/C0SALES01/p1700000000000100"]
         assert captured.meta["summary_method"] == "extractive"
-    deliver_outbox(db_url, env.client)
+    deliver_outbox(db_url, env.slack)
     acks = slack.calls("chat.postEphemeral")
     assert [(a["user"], a["thread_ts"], a["text"]) for a in acks] == [
         (ANA_SLACK, "1700000000.000100", "Taking a look..."),
@@ -322,12 +321,12 @@ def test_reaction_on_a_reply_captures_the_whole_thread_once(
     ]
 
 
-def test_reaction_uses_the_configured_default_account(
-    sqlite_url: str, slack: SlackStandin, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_reaction_uses_the_configured_default_account(sqlite_url: str, slack: SlackStandin) -> None:
     world = seed_world(sqlite_url, with_approval=False)
     thread(slack)
-    monkeypatch.setenv("GTM_FEEDBACK_DEFAULT_ACCOUNT", "001ACME")
+    world = dataclasses.replace(
+        world, settings=dataclasses.replace(world.settings, default_account="001ACME")
+    )
     row = store(sqlite_url, "event", "e", reaction())
     resolve_inbox(env_for(world, slack), [row])
     with session_scope(sqlite_url) as session:
@@ -406,7 +405,7 @@ def test_modal_with_an_account_gone_meanwhile_is_kept_as_invalid(
     with session_scope(sqlite_url) as session:
         stored = session.scalars(select(Feedback)).one()
         assert stored.status == "invalid" and "Globex" in (stored.error or "")
-    deliver_outbox(sqlite_url, env.client)
+    deliver_outbox(sqlite_url, env.slack)
     (dm,) = slack.calls("chat.postMessage")
     assert dm["channel"] == ANA_SLACK and "could not be filed" in dm["text"]
 
@@ -446,7 +445,7 @@ def test_shipped_notifies_followers_and_answers_with_the_count(
     posts = slack.calls("chat.postMessage")
     assert sorted(p["channel"] for p in posts) == ["#firehose-billing", ANA_SLACK, BOB_SLACK]
     assert all("🎉" in p["text"] for p in posts if p["channel"] != "#firehose-billing")
-    deliver_outbox(db_url, env.client)
+    deliver_outbox(db_url, env.slack)
     (answer,) = slack.hook_calls("1.2.3")
     assert answer["text"].endswith("Notified 2 of 3 followers.")
     # A rerun of the same command (e.g. after a crash) neither re-sends nor changes the count.
@@ -467,7 +466,7 @@ def test_shipped_twice_says_already_shipped(sqlite_url: str, slack: SlackStandin
         first: "shipped",
         second: "already_shipped",
     }
-    deliver_outbox(sqlite_url, env.client)
+    deliver_outbox(sqlite_url, env.slack)
     assert slack.hook_calls("1.1.1")[0]["text"].endswith("It has no followers to notify.")
     assert slack.hook_calls("2.2.2")[0]["text"] == '"Invoices in EUR" is already marked as shipped.'
 
@@ -477,7 +476,7 @@ def test_shipped_with_an_unknown_request(sqlite_url: str, slack: SlackStandin) -
     env = env_for(world, slack)
     row = store(sqlite_url, "command", "c", shipped("no-such-request", slack))
     assert resolve_inbox(env, [row]).outcomes == {row: "shipped_unknown_request"}
-    deliver_outbox(sqlite_url, env.client)
+    deliver_outbox(sqlite_url, env.slack)
     assert slack.hook_calls("1.2.3")[0]["text"].startswith("Invalid feedback URL")
 
 
