@@ -19,9 +19,9 @@ from gtm_feedback_dagster.analytics.digest import (
     render_slack,
 )
 from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
+from gtm_feedback_dagster.messaging.outbox import enqueue
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.retry import TRANSIENT_RETRY
-from gtm_feedback_dagster.store.repo import enqueue_message
 from gtm_feedback_dagster.store.schema import utcnow
 
 PERIOD = timedelta(days=7)
@@ -71,7 +71,7 @@ def weekly_digest(
     with store.session() as session:
         digest = compute_digest(load_digest_data(session, start, end))
         text, blocks = render_slack(digest, app_url=settings.app_url)
-        queued = enqueue_message(
+        queued = enqueue(
             session,
             kind="weekly_digest",
             dedupe_key=f"digest:{week}",
@@ -79,7 +79,7 @@ def weekly_digest(
             channel=channel,
             blocks=blocks,
         )
-    if not queued:
+    if queued is None:
         context.log.info(f"the digest of {week} was already queued; not queued again")
     totals = digest["totals"]
     return dg.MaterializeResult(
@@ -88,7 +88,7 @@ def weekly_digest(
             "digest_json": dg.MetadataValue.json(digest),
             "week": dg.MetadataValue.text(week),
             "channel": dg.MetadataValue.text(channel),
-            "queued": dg.MetadataValue.bool(queued),
+            "queued": dg.MetadataValue.bool(queued is not None),
             "new_requests": dg.MetadataValue.int(totals["newRequests"]),
             "new_entries": dg.MetadataValue.int(totals["newEntries"]),
             "dealbreakers_added": dg.MetadataValue.int(totals["dealbreakerEntriesAdded"]),

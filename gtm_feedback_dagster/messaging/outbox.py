@@ -1,8 +1,7 @@
 """The outbox: every Slack message is a row in the app database before it is a Slack call.
 
-A change and the message that reports it are written in one transaction (`enqueue`, or
-`store.repo.enqueue_message` for plain posts), with a dedupe key so a retried or re-run job queues
-it once. `deliver_outbox` then sends what is due. With no bot token (the embedded default) it
+A change and the message that reports it are written in one transaction (`enqueue`, the one
+way to queue a message), with a dedupe key so a retried or re-run job queues it once. `deliver_outbox` then sends what is due. With no bot token (the embedded default) it
 sends nothing and the messages wait in the outbox (`gtm-feedback outbox` shows them).
 
 How a row is delivered follows from its columns:
@@ -83,8 +82,8 @@ def enqueue(
     approval_id: int | None = None,
 ) -> int | None:
     """Queues a message in the caller's transaction, once per dedupe key; returns the new row id
-    (None when the key was queued before). Covers the delivery modes `repo.enqueue_message`
-    does not (thread replies, edits, ephemerals, response URLs)."""
+    (None when the key was queued before). Every delivery mode: DMs, channel posts, thread
+    replies, edits, ephemerals and response URLs."""
     if response_url is None:
         if ephemeral_user is not None and channel is None:
             raise ValueError("an ephemeral message needs the channel it appears in")

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, aliased
 from gtm_feedback_dagster.analytics.data import stored_duplicate_pairs
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.core.request_graph import DEFAULT_DUPLICATE_THRESHOLD
+from gtm_feedback_dagster.messaging.outbox import enqueue
 from gtm_feedback_dagster.store.repo import (
-    enqueue_message,
     follow,
     follower_ids,
     resolve_area,
@@ -126,7 +126,7 @@ def merge_requests(
     notified = sum(
         1
         for user_id in dup_followers
-        if enqueue_message(
+        if enqueue(
             session,
             kind="merged",
             dedupe_key=f"merged:{duplicate.id}:{user_id}",

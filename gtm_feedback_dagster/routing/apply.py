@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.config import Settings
-from gtm_feedback_dagster.messaging import blocks
+from gtm_feedback_dagster.messaging import blocks, outbox
 from gtm_feedback_dagster.routing.candidates import RequestInfo
 from gtm_feedback_dagster.routing.decide import Decision
 from gtm_feedback_dagster.routing.drafting import Draft
@@ -109,7 +109,7 @@ def apply_attach(
         text, message_blocks = blocks.confirmation_message(
             settings.app_url, request.title, request.slug, entry.pain, entry.severity
         )
-        repo.enqueue_message(
+        outbox.enqueue(
             session,
             "routing_confirmation",
             f"confirm:{entry.id}",
@@ -172,7 +172,7 @@ def apply_ask(
             entry.severity,
             other_candidates=[(a.title, a.slug) for a in alternatives],
         )
-        repo.enqueue_message(
+        outbox.enqueue(
             session,
             "approval_request",
             f"approval:{approval_id}",
@@ -258,7 +258,7 @@ def apply_new_request(
         text, message_blocks = blocks.new_request_created_message(
             settings.app_url, info.title, info.slug, entry.pain, entry.severity
         )
-        repo.enqueue_message(
+        outbox.enqueue(
             session,
             "new_request_created",
             f"new_request:{entry.id}",

@@ -22,7 +22,6 @@ from gtm_feedback_dagster.store.schema import (
     Feedback,
     Follower,
     Opportunity,
-    OutboxMessage,
     ProductArea,
     Request,
     RequestArea,
@@ -368,48 +367,6 @@ def add_feedback(session: Session, values: dict[str, Any]) -> tuple[Feedback, bo
         )
     ).one()
     return entry, new_id is not None
-
-
-# ---------------------------------------------------------------------------- outbox
-
-
-def enqueue_message(
-    session: Session,
-    kind: str,
-    dedupe_key: str,
-    text: str,
-    *,
-    user_id: int | None = None,
-    channel: str | None = None,
-    blocks: list[dict[str, Any]] | None = None,
-    feedback_id: int | None = None,
-    request_id: int | None = None,
-    approval_id: int | None = None,
-) -> bool:
-    """Queues a Slack message in the caller's transaction; the dedupe key makes a retried or
-    re-run job queue it once. True when newly queued."""
-    if (user_id is None) == (channel is None):
-        raise ValueError("a message goes to exactly one of user_id or channel")
-    new_id = insert_ignore(
-        session,
-        OutboxMessage,
-        {
-            "kind": kind,
-            "dedupe_key": dedupe_key,
-            "user_id": user_id,
-            "channel": channel,
-            "text": text,
-            "blocks": blocks,
-            "status": "queued",
-            "attempts": 0,
-            "feedback_id": feedback_id,
-            "request_id": request_id,
-            "approval_id": approval_id,
-            "created_at": utcnow(),
-        },
-        ["dedupe_key"],
-    )
-    return new_id is not None
 
 
 # ---------------------------------------------------------------------------- bulk
