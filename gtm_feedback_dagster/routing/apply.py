@@ -27,7 +27,14 @@ from gtm_feedback_dagster.routing.candidates import RequestInfo
 from gtm_feedback_dagster.routing.decide import Decision
 from gtm_feedback_dagster.routing.drafting import Draft
 from gtm_feedback_dagster.store import repo
-from gtm_feedback_dagster.store.schema import Approval, Feedback, ProductArea, utcnow
+from gtm_feedback_dagster.store.schema import (
+    Account,
+    Approval,
+    Feedback,
+    ProductArea,
+    User,
+    utcnow,
+)
 from gtm_feedback_dagster.store.vectors import content_hash, upsert_vectors
 from gtm_feedback_dagster.vectors.base import VectorIndex
 
@@ -43,6 +50,7 @@ class EntrySnapshot:
     severity: str | None
     submitter_id: int | None
     attempts: int = 0
+    names: tuple[str, ...] = ()  # account and submitter names: never part of a drafted title
 
 
 @dataclass(frozen=True)
@@ -304,8 +312,15 @@ def load_pending(
             Feedback.severity,
             Feedback.submitter_id,
             Feedback.attempts,
+            Account.name,
+            User.name,
         )
+        .outerjoin(Account, Account.id == Feedback.account_id)
+        .outerjoin(User, User.id == Feedback.submitter_id)
         .where(Feedback.id.in_(ids), Feedback.status == "pending")
         .order_by(Feedback.id)
     ).all()
-    return [EntrySnapshot(r[0], r[1] or "", r[2], r[3], r[4] or 0) for r in rows]
+    return [
+        EntrySnapshot(r[0], r[1] or "", r[2], r[3], r[4] or 0, tuple(n for n in (r[5], r[6]) if n))
+        for r in rows
+    ]

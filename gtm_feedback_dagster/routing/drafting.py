@@ -10,6 +10,7 @@ the areas are the ones most common among the nearest existing requests.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 
 from gtm_feedback_dagster.ai.llm import ChatLLM, draft_request
 from gtm_feedback_dagster.routing.candidates import ScoredCandidate
+
+log = logging.getLogger(__name__)
 
 TITLE_MIN, TITLE_MAX = 10, 200
 TITLE_TARGET = 90  # titles read best short; the description carries the rest
@@ -45,6 +48,106 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+# Issue-tracker style text: fenced code and logs, quoted replies, headings, emphasis, links.
+_FENCE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)", re.DOTALL)
+_QUOTED_LINE = re.compile(r"^\s*>.*$", re.MULTILINE)
+_HEADING = re.compile(r"(?:^|(?<=\s))#{1,6}(?=\s)")
+_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.MULTILINE)
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
+_HTML_TAG = re.compile(r"</?[A-Za-z][^>]{0,200}>")
+_EMPHASIS = re.compile(r"\*\*|__|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)|`+|~~")
+_MARKUP_LEFT = re.compile(r"[#*`<>\[\]|{}\\]")
+
+
+_BREAK = "\u2029"  # a sentence break found in the layout (heading, list item, paragraph)
+
+
+def strip_markup(text: str) -> str:
+    """Plain sentences from markdown-ish text: code blocks and quoted replies dropped, a heading,
+    list item or paragraph ends a sentence, emphasis, links (their text kept), URLs and HTML
+    tags removed."""
+    text = text.replace(_BREAK, " ")
+    text = _FENCE.sub(_BREAK, text)
+    text = _QUOTED_LINE.sub(_BREAK, text)
+    text = _LINK.sub(r"\1", text)
+    text = _URL.sub(" ", text)
+    text = _HTML_TAG.sub(" ", text)
+    text = _LIST_MARK.sub(_BREAK, text)
+    text = re.sub(r"^[ \t]*(#{1,6}[ \t]+[^\n]*)$", rf"\1{_BREAK}", text, flags=re.MULTILINE)
+    text = _HEADING.sub(_BREAK, text)
+    text = re.sub(r"\n[ \t]*\n", _BREAK, text)  # a paragraph
+    text = re.sub(r"\n(?=[ \t]*[A-Z])", _BREAK, text)  # a new line that starts a sentence
+    text = _EMPHASIS.sub("", text)
+    text = _MARKUP_LEFT.sub(" ", text)
+    text = re.sub(rf"([.!?])\s*(?:{_BREAK}\s*)+", r"\1 ", text)
+    text = re.sub(rf"\s*(?:{_BREAK}\s*)+", ". ", text)
+    text = re.sub(r"^[\s.]+", "", _squash(text))
+    text = re.sub(r"([:;,])\.(?=\s|$)", r"\1", text)
+    return re.sub(r"\s+([:;,.!?])(?=\s|$)", r"\1", text)
+
+
+# Sales-note openers: where the note came from, never the need ("Spoke with their Director of
+# FP&A today", "Per an email from their CFO, ...", "Had a call with Lumen this morning").
+_OPENER = re.compile(
+    r"^(?:(?:i |we )?(?:spoke|talked|chatted|met|caught up|synced|connected)\s+(?:with|to)\b|"
+    r"per (?:an? |the |their |our )?(?:e-?mail|call|conversation|note|message|chat|ticket)\b|"
+    r"(?:had|did|on|during|after|in|from|following)\s+(?:an? |the |our |my |their )?"
+    r"(?:call|demo|meeting|qbr|sync|conversation|chat|e-?mail|onsite|workshop|discovery)\b|"
+    r"(?:discovery |follow[- ]up |quick )?(?:call|demo|meeting|e-?mail|qbr|sync|notes?)\s+"
+    r"(?:with|from|notes?)\b|heard (?:back )?from\b|"
+    r"(?:their|the) (?:cfo|cto|ceo|vp|director|head|admin|champion|team)\b[^,.]{0,60}"
+    r"\b(?:said|says|told|mentioned|asked|wrote|emailed)\b)",
+    re.IGNORECASE,
+)
+# Instructions addressed to a model are never a title (prompt injection in customer text).
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules?|above|"
+    r"previous|system)\b|\bsystem prompt\b|\byou are (?:now |an? )|\bas an ai\b|"
+    r"\b(?:assistant|developer|system)\s*:|\bjailbreak\b|\bprompt injection\b|"
+    r"\brespond with\b|\boutput (?:only|the)\b|\bset (?:the )?title\b|\btitle (?:it|this)\b",
+    re.IGNORECASE,
+)
+
+
+# A title that ends on a connective was cut in the middle of a phrase.
+_DANGLING = re.compile(
+    r"\s(?:and|or|but|the|a|an|of|to|for|with|in|on|by|from|that|which|so|as|at|into)$",
+    re.IGNORECASE,
+)
+
+
+def _name_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
+    """Matches any of the customer / account / people names (whole words, any case)."""
+    parts = sorted({_squash(n) for n in names if n and len(_squash(n)) >= 2}, key=len, reverse=True)
+    if not parts:
+        return None
+    alternatives = "|".join(re.escape(p) for p in parts)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?:'s)?(?!\w)", re.IGNORECASE)
+
+
+def title_problems(title: str, names: Sequence[str] = ()) -> list[str]:
+    """Why `title` is not one a PM would write (empty: it is fine). Checks the deterministic
+    draft and an LLM-drafted title before it is stored."""
+    problems: list[str] = []
+    if not TITLE_MIN <= len(title) <= TITLE_MAX:
+        problems.append(f"length {len(title)} outside {TITLE_MIN}-{TITLE_MAX}")
+    if title != title.strip() or "\n" in title or "\r" in title:
+        problems.append("surrounding whitespace or a line break")
+    if _MARKUP_LEFT.search(title) or _URL.search(title) or "](" in title:
+        problems.append("markup, a link or a URL")
+    if _OPENER.search(title):
+        problems.append("a sales-note opener")
+    if _INJECTION.search(title):
+        problems.append("instructions to a model")
+    pattern = _name_pattern(names)
+    if pattern is not None and pattern.search(title):
+        problems.append("a customer or account name")
+    if title and (title[-1] in "-–—,;:/&" or title.endswith("…") or _DANGLING.search(title)):
+        problems.append("cut off")
+    return problems
+
+
 def _cut_at_word(text: str, limit: int, ellipsis: str = "") -> str:
     if len(text) <= limit:
         return text
@@ -63,7 +166,7 @@ def sentences(text: str) -> list[str]:
 # before a colon says where the note came from, not what the customer needs.
 _LABEL = re.compile(r"^\s*([^:.!?]{1,60}):\s+(?=\S)")
 _ASK_LEAD = re.compile(
-    r"^(?:the ask(?: is)?|ask|apparently|honestly|basically|so|also)?[\s:,]*"
+    r"^(?:(?:the ask(?: is)?|ask|apparently|honestly|basically|so|also)\b)?[\s:,]*"
     r"(?:what they (?:really )?(?:want|need) is\s+|(?:the )?request is(?: basically)?\s+|"
     r"they(?:'re| are) asking for\s+(?:a way to\s+)?|"
     r"(?:i )?told them (?:i'd|i would|we'd) (?:check|look) (?:on|into)\s+|"
@@ -98,7 +201,7 @@ _ASIDE_CUES = re.compile(
 
 
 _TRAILING = re.compile(
-    r"\\s+(?:on the roadmap|this (?:half|quarter|year)|soon|asap|for them)\\s*$", re.IGNORECASE
+    r"\s+(?:on the roadmap|this (?:half|quarter|year)|soon|asap|for them)\s*$", re.IGNORECASE
 )
 
 
@@ -134,10 +237,24 @@ def _score(sentence: str) -> int:
     return score
 
 
+def _strip_opener(sentence: str) -> str:
+    """ "Per an email from their CFO, they need X" -> "they need X"; a sentence that is only an
+    opener ("Spoke with their Director of FP&A today") is kept and scored down."""
+    if _OPENER.search(sentence):
+        head, sep, rest = sentence.partition(", ")
+        if sep and len(head) <= 80 and len(rest) >= TITLE_MIN:
+            return rest
+    return sentence
+
+
 def _ranked(text: str) -> list[tuple[int, int, str]]:
-    """(score, position, sentence) best first; label prefixes removed."""
-    parts = [_strip_label(_LEAD_IN.sub("", part)) for part in sentences(text)]
-    ranked = [(_score(part), pos, part) for pos, part in enumerate(parts) if part.strip()]
+    """(score, position, sentence) best first; label prefixes and opener clauses removed."""
+    parts = [_strip_opener(_strip_label(_LEAD_IN.sub("", part))) for part in sentences(text)]
+    ranked = [
+        (_score(part) - (20 if _OPENER.search(part) else 0), pos, part)
+        for pos, part in enumerate(parts)
+        if part.strip()
+    ]
     return sorted(ranked, key=lambda item: (-item[0], item[1]))
 
 
@@ -147,33 +264,65 @@ def _need_phrase(sentence: str) -> str:
     return stripped if len(stripped) >= TITLE_MIN else sentence
 
 
-def draft_title(pain: str) -> str:
-    """A clean title from the sentence that best states the need, 10–200 characters."""
-    text = _LEAD_IN.sub("", _squash(pain))
+def _without_names(text: str, names: Sequence[str]) -> str:
+    """ "Acme's finance team can't export" -> "finance team can't export"; "for Acme" dropped."""
+    pattern = _name_pattern(names)
+    if pattern is None:
+        return text
+    prepositions = r"(?:\s+(?:at|for|from|with|by|of|to)\s+(?:the\s+)?)?"
+    text = re.sub(prepositions + pattern.pattern, " ", text, flags=re.IGNORECASE)
+    return _squash(text).strip(" ,;:")
+
+
+def _title_from(sentence: str, is_ask: bool, text: str, names: Sequence[str]) -> str:
+    best = _need_phrase(sentence) if is_ask else sentence
+    best = _without_names(best, names)
+    best = _FILLER.sub("", _TRAILING.sub("", best.rstrip(" .!?"))).strip()
+    clause = _CLAUSE_BREAK.split(best)[0].strip()
+    title = clause if len(clause) >= TITLE_MIN else best
+    if len(title) < TITLE_MIN:
+        title = _without_names(text, names)  # very short sentences: take more of the text
+    title = _cut_at_word(title, TITLE_TARGET).rstrip(" .!?,;:-–—/&")
+    while _DANGLING.search(title) and len(title) > TITLE_MIN:
+        title = _DANGLING.sub("", title).rstrip(" .!?,;:-–—/&")
+    title = title.strip("\"'“”‘’ ").lstrip(".,;:-–—/&)] ")
+    if len(title) < TITLE_MIN:
+        title = f"Customer request: {title}" if title else FALLBACK_TITLE
+    title = title[0].upper() + title[1:]
+    return _cut_at_word(title, TITLE_MAX).rstrip(" ,;:-–—/&")
+
+
+FALLBACK_TITLE = "Customer request without details"
+
+
+def draft_title(pain: str, names: Sequence[str] = ()) -> str:
+    """A clean title from the sentence that best states the need, 10–200 characters: no
+    markdown, no customer/account name (`names`), no sales-note opener, never cut mid-word.
+    Sentences are tried best first until one gives a title that passes `title_problems`."""
+    text = _LEAD_IN.sub("", strip_markup(pain))
     ranked = _ranked(text)
     asks = [
         item
         for item in ranked
         if _ASK_CUES.search(item[2]) and not _ASIDE_CUES.search(item[2]) and item[0] > 0
     ]
-    best = (asks or ranked)[0][2] if ranked else text
-    best = _need_phrase(best) if asks else best
-    best = _FILLER.sub("", _TRAILING.sub("", best.rstrip(" .!?"))).strip()
-    clause = _CLAUSE_BREAK.split(best)[0].strip()
-    title = clause if len(clause) >= TITLE_MIN else best
-    if len(title) < TITLE_MIN:
-        title = text  # very short sentences: take more of the text
-    title = _cut_at_word(title, TITLE_TARGET).rstrip(" .!?,;:")
-    title = title.strip("\"'“”‘’ ")
-    if len(title) < TITLE_MIN:
-        title = f"Customer request: {title}" if title else "Customer request without details"
-    title = title[0].upper() + title[1:]
-    return _cut_at_word(title, TITLE_MAX)
+    ask_positions = {item[1] for item in asks}
+    order = asks + [item for item in ranked if item[1] not in ask_positions]
+    if not order:
+        order = [(0, 0, text)]
+    first = ""
+    for _, pos, sentence in order[:8]:
+        title = _title_from(sentence, pos in ask_positions, text, names)
+        first = first or title
+        if not title_problems(title, names):
+            return title
+    return first if not title_problems(first, names) else FALLBACK_TITLE
 
 
 def draft_description(pain: str) -> str:
-    """The two most informative sentences, in their original order, at most 500 characters."""
-    text = _squash(pain)
+    """The two most informative sentences, in their original order, at most 500 characters
+    (markdown, code blocks and quoted replies removed)."""
+    text = strip_markup(pain) or _squash(pain)
     ranked = _ranked(text)
     if len(ranked) <= 2:
         ordered = sorted(ranked, key=lambda item: item[1])
@@ -206,10 +355,13 @@ def vote_areas(
 
 
 def deterministic_draft(
-    pain: str, candidates: Sequence[ScoredCandidate], all_area_slugs: Sequence[str]
+    pain: str,
+    candidates: Sequence[ScoredCandidate],
+    all_area_slugs: Sequence[str],
+    names: Sequence[str] = (),
 ) -> Draft:
     return Draft(
-        title=draft_title(pain),
+        title=draft_title(pain, names),
         description=draft_description(pain),
         area_slugs=vote_areas(candidates, all_area_slugs),
         method="deterministic",
@@ -221,12 +373,21 @@ def draft_new_request(
     candidates: Sequence[ScoredCandidate],
     areas: Sequence[tuple[str, str, str]],
     llm: ChatLLM | None = None,
+    names: Sequence[str] = (),
 ) -> Draft:
     """LLM draft when configured and valid, else the deterministic one. `areas` are
-    (slug, name, description) of every product area, in their canonical order."""
+    (slug, name, description) of every product area, in their canonical order; `names` are the
+    entry's customer/account/people names, which a title must not contain. An LLM title is
+    validated like the deterministic one (`title_problems`: no names, no markup, no sales-note
+    opener, no instructions) and the deterministic title replaces it when it fails."""
     slugs = [a[0] for a in areas]
+    fallback = deterministic_draft(pain, candidates, slugs, names)
     if llm is not None:
         drafted = draft_request(llm, pain, areas)
         if drafted is not None:
-            return Draft(drafted.title, drafted.description, drafted.area_slugs, "llm")
-    return deterministic_draft(pain, candidates, slugs)
+            problems = title_problems(drafted.title, names)
+            if not problems:
+                return Draft(drafted.title, drafted.description, drafted.area_slugs, "llm")
+            log.warning("drafted title refused (%s); using the deterministic one", problems)
+            return Draft(fallback.title, drafted.description, drafted.area_slugs, "llm+title")
+    return fallback

@@ -287,7 +287,7 @@ def _apply(
             env, lambda s: apply_ask(s, entry, request, decision, env.settings, alternatives)
         )
         return applied, None
-    draft = draft_new_request(entry.pain, candidates, areas, env.llm)
+    draft = draft_new_request(entry.pain, candidates, areas, env.llm, names=entry.names)
     vector = env.embedder.embed([request_text(draft.title, draft.description)])[0]
     applied = _with_claim_retries(
         env,
