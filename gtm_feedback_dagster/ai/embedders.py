@@ -426,6 +426,16 @@ def export_onnx(model_dir: Path, dest: Path) -> float:
         tmp.unlink(missing_ok=True)
 
 
+def _lock(handle: Any, take: bool) -> None:
+    """An exclusive lock on an open file (POSIX); elsewhere exports are not serialised, which
+    costs a duplicate export at worst: each lands by an atomic rename."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    fcntl.flock(handle, fcntl.LOCK_EX if take else fcntl.LOCK_UN)
+
+
 def load_onnx_model(home: Path, model_dir: Path | None = None) -> tuple[OnnxModel, OnnxLoad]:
     """A verified ONNX model of `model_dir` (default: the packaged weights), exported into
     `home/models/` on first use and reused after. An export that is unreadable, of other weights
@@ -436,11 +446,9 @@ def load_onnx_model(home: Path, model_dir: Path | None = None) -> tuple[OnnxMode
     model, why, cosine = _check_export(path, model_dir)
     if model is not None:
         return model, OnnxLoad(path, exported=False, rejected=None, cosine_min=cosine)
-    import fcntl
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.parent / ".export.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        _lock(lock, True)
         try:
             # Another process may have finished an export while we waited.
             model, why_now, cosine = _check_export(path, model_dir)
@@ -450,9 +458,12 @@ def load_onnx_model(home: Path, model_dir: Path | None = None) -> tuple[OnnxMode
             if rejected:
                 log.warning("rejecting the ONNX export %s: %s; exporting again", path, rejected)
                 path.unlink(missing_ok=True)
+            # Temporary files of exports killed half-way (we hold the lock: none is running).
+            for stale in path.parent.glob(path.name + ".*.tmp"):
+                stale.unlink(missing_ok=True)
             cosine = export_onnx(model_dir, path)
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            _lock(lock, False)
     model, why, _ = _check_export(path, model_dir)
     if model is None:
         raise OnnxVerificationError(f"the fresh ONNX export {path} does not load: {why}")

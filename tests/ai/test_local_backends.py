@@ -151,10 +151,13 @@ def test_corrupted_export_is_rejected_and_exported_again(
     exported: tuple[Path, OnnxModel, OnnxLoad], tmp_path: Path, torch_vectors: np.ndarray
 ) -> None:
     target = _copy_home(exported, tmp_path)
+    leftover = target.with_name(target.name + ".killed-export.tmp")
+    leftover.write_bytes(b"half an export")  # from a process killed while exporting
     data = bytearray(target.read_bytes())
     target.write_bytes(bytes(data[: len(data) // 2]))  # a torn write
     model, info = load_onnx_model(tmp_path)
     assert info.exported and info.rejected and "unreadable" in info.rejected
+    assert not leftover.exists()
     assert _cos(model.encode(TEXTS, 8), torch_vectors).min() >= 0.9999
 
 
