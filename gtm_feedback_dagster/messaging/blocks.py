@@ -345,13 +345,6 @@ def invalid_shipped_url_text(app_url: str) -> str:
     )
 
 
-def feedback_received_text(entry_id: int) -> str:
-    return (
-        f"Thanks! Your feedback (entry #{entry_id}) is in; you will get a DM when it has been "
-        "matched to a feature request."
-    )
-
-
 def feedback_invalid_text(problems: str) -> str:
     return (
         f"Your feedback could not be filed: {escape_mrkdwn(problems)}. It is kept; please resubmit."

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.messaging.slack_client import (
@@ -210,6 +210,40 @@ def due_ids(
     if ids is not None:
         query = query.where(OutboxMessage.id.in_(list(ids)))
     return list(session.scalars(query.order_by(OutboxMessage.id).limit(limit)))
+
+
+def undelivered_due(
+    session: Session, now: datetime, fresh_grace: timedelta, limit: int
+) -> list[tuple[int, int]]:
+    """(id, attempts) of undelivered messages a retry should take, oldest first: their backoff
+    has passed, or they were never tried and are older than `fresh_grace` (until then they
+    belong to the job that queued them). Rows left `sending` by a crashed sender are included
+    (the claim's lease is their `next_attempt_at`)."""
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.attempts)
+        .where(
+            OutboxMessage.status.in_((QUEUED, SENDING)),
+            or_(
+                OutboxMessage.next_attempt_at <= now,
+                and_(
+                    OutboxMessage.next_attempt_at.is_(None),
+                    OutboxMessage.created_at <= now - fresh_grace,
+                ),
+            ),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    ).all()
+    return [(int(r[0]), int(r[1])) for r in rows]
+
+
+def queued_count(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == QUEUED)
+        )
+        or 0
+    )
 
 
 def _claim(session: Session, message_id: int, now: datetime) -> bool:

@@ -20,15 +20,14 @@ import time
 from dataclasses import dataclass
 
 import dagster as dg
-from sqlalchemy import select
 
+from gtm_feedback_dagster.feedback.queries import pending_ids_after, pending_ids_up_to
 from gtm_feedback_dagster.jobs.route_feedback import (
     feedback_ids_of_run_config,
     route_feedback_job,
     route_run_config,
 )
 from gtm_feedback_dagster.resources.store import StoreResource
-from gtm_feedback_dagster.store.schema import Feedback
 
 MAX_RUNS_PER_TICK = 3
 SWEEP_INTERVAL_SECONDS = 600
@@ -112,14 +111,7 @@ def new_feedback_sensor(
     batch_size = max(1, store.settings.route_batch_size)
     now = time.time()
     with store.session() as session:
-        new_ids = list(
-            session.scalars(
-                select(Feedback.id)
-                .where(Feedback.status == "pending", Feedback.id > cursor.after_id)
-                .order_by(Feedback.id)
-                .limit(batch_size * MAX_RUNS_PER_TICK)
-            )
-        )
+        new_ids = pending_ids_after(session, cursor.after_id, batch_size * MAX_RUNS_PER_TICK)
     run_requests = [_run_request("route", b) for b in _batches(new_ids, batch_size)]
     after_id = new_ids[-1] if new_ids else cursor.after_id
 
@@ -127,14 +119,7 @@ def new_feedback_sensor(
     if len(run_requests) < MAX_RUNS_PER_TICK and now - cursor.swept_at >= SWEEP_INTERVAL_SECONDS:
         swept_at = now
         with store.session() as session:
-            behind = list(
-                session.scalars(
-                    select(Feedback.id)
-                    .where(Feedback.status == "pending", Feedback.id <= cursor.after_id)
-                    .order_by(Feedback.id)
-                    .limit(batch_size * 5)
-                )
-            )
+            behind = pending_ids_up_to(session, cursor.after_id, batch_size * 5)
         if behind:
             held = ids_in_active_runs(context.instance, now)
             orphans = [i for i in behind if i not in held][:batch_size]

@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import dagster as dg
-from sqlalchemy import and_, func, or_, select
 
 from gtm_feedback_dagster.jobs.deliver_outbox import DeliverOutboxConfig, deliver_outbox_job
-from gtm_feedback_dagster.messaging.outbox import QUEUED, SENDING
+from gtm_feedback_dagster.messaging.outbox import queued_count, undelivered_due
 from gtm_feedback_dagster.resources.slack import SlackResource
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.sensors.runkeys import chunks, run_key
-from gtm_feedback_dagster.store.schema import OutboxMessage, utcnow
+from gtm_feedback_dagster.store.schema import utcnow
 
 # A fresh message belongs to the job that queued it for this long before the sensor steps in.
 FRESH_GRACE = timedelta(minutes=2)
@@ -33,30 +32,11 @@ def outbox_sensor(
     now = utcnow()
     with store.session() as session:
         if not slack.bot_token:
-            queued = session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.status == QUEUED)
-            )
+            queued = queued_count(session)
             return dg.SkipReason(
                 f"outbox-only mode (no SLACK_BOT_TOKEN): {queued} message(s) wait in the outbox"
             )
-        rows = session.execute(
-            select(OutboxMessage.id, OutboxMessage.attempts)
-            .where(
-                OutboxMessage.status.in_((QUEUED, SENDING)),
-                or_(
-                    OutboxMessage.next_attempt_at <= now,
-                    and_(
-                        OutboxMessage.next_attempt_at.is_(None),
-                        OutboxMessage.created_at <= now - FRESH_GRACE,
-                    ),
-                ),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(MAX_MESSAGES_PER_TICK)
-        ).all()
-    pairs = [(int(r[0]), int(r[1])) for r in rows]
+        pairs = undelivered_due(session, now, FRESH_GRACE, MAX_MESSAGES_PER_TICK)
     if not pairs:
         return dg.SkipReason("no undelivered message is due")
     return dg.SensorResult(
