@@ -20,6 +20,7 @@ from gtm_feedback_dagster.commands import (
     reports,
     routing,
     slack,
+    web,
 )
 
 
@@ -48,7 +49,7 @@ def cli() -> None:
 
 # Order matters where modules add to the same group (`requests`): manage creates it, reports
 # adds `duplicates` and `merge` to it.
-COMMAND_MODULES = (catalog, db, demo, intake, manage, reports, routing, slack)
+COMMAND_MODULES = (catalog, db, demo, intake, manage, reports, routing, slack, web)
 
 for _module in COMMAND_MODULES:
     _module.register(cli)

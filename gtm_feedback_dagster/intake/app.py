@@ -25,16 +25,19 @@ from gtm_feedback_dagster.intake import api, search_api
 from gtm_feedback_dagster.runtime import Runtime
 from gtm_feedback_dagster.slack.routes import build_slack_routes
 from gtm_feedback_dagster.store.db import engine_for
+from gtm_feedback_dagster.web.routes import build_routes as build_web_routes
 
 
 def collect_routes(
     runtime: Runtime, search: search_api.SearchService | None = None
 ) -> list[BaseRoute]:
     settings = runtime.settings
+    search = search or search_api.SearchService(runtime)
     return [
         *api.build_routes(settings),
-        *search_api.build_routes(search or search_api.SearchService(runtime)),
+        *search_api.build_routes(search),
         *build_slack_routes(settings),
+        *build_web_routes(runtime, search),  # the request pages (HTML)
     ]
 
 
