@@ -1,11 +1,13 @@
 """Outbox delivery as a Dagster op (the last step of every job that queues Slack messages) and
 as `deliver_outbox_job` (launched by `outbox_sensor` for retries and by `firehose_sensor`)."""
 
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
+from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.messaging.outbox import deliver_outbox
 from gtm_feedback_dagster.resources.slack import SlackResource
 from gtm_feedback_dagster.resources.store import StoreResource
@@ -61,3 +63,49 @@ def deliver_outbox_op(
 )
 def deliver_outbox_job() -> None:
     deliver_outbox_op()
+
+
+class RequestIdsConfig(dg.Config):
+    request_ids: list[int] = Field(description="Requests to act on.")
+
+
+def queue_then_deliver_job(
+    *,
+    name: str,
+    op_name: str,
+    config_class: type[RequestIdsConfig],
+    work: Callable[[str, Settings, list[int]], Any],
+    label: str,
+    op_description: str,
+    job_description: str,
+) -> dg.JobDefinition:
+    """A job of two ops: `op_name` queues messages for the configured requests (`work(url,
+    settings, request_ids)` returns a report with `metadata()`), then `deliver_outbox_op` sends
+    them. `notify_shipped_job` and `send_reminders_job` are built here."""
+
+    @dg.op(
+        name=op_name,
+        retry_policy=DB_RETRY_POLICY,
+        tags={"kind": "slack"},
+        description=op_description,
+    )
+    def queue_op(
+        context: dg.OpExecutionContext, config: RequestIdsConfig, store: StoreResource
+    ) -> dg.Output[dict[str, Any]]:
+        report = work(store.url, store.settings, config.request_ids)
+        summary = report.metadata()
+        context.log.info(f"{label}: {summary}")
+        return dg.Output(summary, metadata=summary)
+
+    queue_op.__annotations__["config"] = config_class
+
+    @dg.job(
+        name=name,
+        executor_def=dg.in_process_executor,
+        description=job_description,
+        tags={"team": "gtm-feedback"},
+    )
+    def _job() -> None:
+        deliver_outbox_op(start_after=queue_op())
+
+    return _job
