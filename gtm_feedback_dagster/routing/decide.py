@@ -5,9 +5,10 @@ answer validates, else the calibrated scorer's — never to raw cosine similarit
 
 The calibrated path has two probabilities: p_top = P(the top candidate is the entry's request) and
 p_match = P(the entry has a request among the existing ones at all). Attaching needs p_top (the
-entry goes to that very request). Below that, the published confidence is the larger of the two,
-capped just below the attach threshold: the ask tier means "at least `ask` likely this belongs to
-an existing request; the best candidate is shown", and below `ask` means "probably a new need".
+entry goes to that very request). Below that, the tier comes from the larger of the two: the ask
+tier means "at least `ask` likely this belongs to an existing request; the best candidate and the
+alternatives are shown", and below `ask` means "probably a new need". The published confidence is
+always p_top, uncapped: the probability that the suggested request is the right one.
 Routing on p_top alone sent every entry torn between two close candidates to a new request — a
 duplicate of an existing one, fragmenting the demand picture.
 """
@@ -15,6 +16,7 @@ duplicate of an existing one, fragmenting the demand picture.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -27,9 +29,9 @@ log = logging.getLogger(__name__)
 
 Tier = Literal["attach", "ask", "new"]
 Method = Literal["llm", "calibrated", "none"]
-Source = Literal["top", "match"]  # which probability the published confidence is
+Source = Literal["top", "match"]  # which probability chose the tier (the larger one)
 
-CONFIDENCE_STEP = 1e-4  # confidences are published with 4 decimals
+CONFIDENCE_STEP = 1e-4  # confidences are stored with 4 decimals (people see 2: format_confidence)
 ALTERNATIVES_SHOWN = 2  # other close candidates listed to the submitter when p_top is low
 
 
@@ -71,19 +73,30 @@ class Decision:
 
 
 def combine(p_top: float, p_match: float, thresholds: Thresholds) -> tuple[Tier, float, Source]:
-    """(tier, published confidence, which probability it is) from the two probabilities.
+    """(tier, published confidence, which probability chose the tier) from the two probabilities.
 
-    Attach only on p_top. Otherwise the larger of p_top and p_match, capped one step below the
-    attach threshold so the confidence never claims a tier it did not get; with ask >= auto (no
-    ask tier configured) that cap falls below `ask` and the entry gets a new request.
+    Attach only on p_top. Otherwise the tier comes from the larger of p_top and p_match (ask when
+    it reaches `ask`; with ask >= auto no ask tier is configured and the entry gets a new
+    request), but the published confidence is always p_top — the calibrated probability that the
+    suggested request is the right one. It used to be max(p_top, p_match) clamped one step below
+    the attach threshold, so every entry with p_match >= 0.90 showed the same 0.8999 whatever
+    its suggestion's chance; p_match stays in the decision's details.
     """
     p_top, p_match = round(float(p_top), 4), round(float(p_match), 4)
     if p_top >= thresholds.auto_attach:
         return "attach", p_top, "top"
-    cap = max(0.0, round(thresholds.auto_attach - CONFIDENCE_STEP, 4))
     source: Source = "match" if p_match > p_top else "top"
-    confidence = min(max(p_top, p_match), cap)
-    return tier_for(confidence, thresholds), confidence, source
+    if thresholds.ask >= thresholds.auto_attach:
+        return "new", p_top, source
+    return ("ask" if max(p_top, p_match) >= thresholds.ask else "new"), p_top, source
+
+
+def format_confidence(confidence: float | None) -> str:
+    """A confidence for people: two decimals, rounded down, so 0.8999 reads "0.89" and never
+    claims the attach tier (0.90) it did not get; None reads "-"."""
+    if confidence is None:
+        return "-"
+    return f"{math.floor(float(confidence) * 100 + 1e-6) / 100:.2f}"
 
 
 def _calibrated_reason(tier: Tier, source: Source, assessment: Assessment) -> str:
@@ -115,7 +128,8 @@ def decide_calibrated(
     details: dict[str, object] = {
         "p_top": round(assessment.p_top, 4),
         "p_match": round(assessment.p_match, 4),
-        "confidence_from": "p_top" if source == "top" else "p_match",
+        "confidence_from": "p_top",  # the published confidence: P(suggested request is right)
+        "tier_from": "p_top" if source == "top" else "p_match",
         "features": {k: round(v, 4) for k, v in best.features.items()},
     }
     if tier != "attach":

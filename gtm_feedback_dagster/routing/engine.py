@@ -254,10 +254,8 @@ def route_batch(
 
 
 def _alternatives(decision: Decision, infos: dict[int, RequestInfo]) -> list[RequestInfo]:
-    """Other close candidates worth showing the submitter: only when the ask came from p_match
-    (the entry likely has a request but the top candidate is uncertain)."""
-    if decision.details.get("confidence_from") != "p_match":
-        return []
+    """Other close candidates worth showing the submitter with an ask (the top candidate is
+    uncertain, or the entry would have been attached)."""
     ids = decision.details.get("alternatives") or []
     return [infos[i] for i in ids if isinstance(i, int) and i in infos]
 

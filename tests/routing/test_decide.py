@@ -14,6 +14,7 @@ from gtm_feedback_dagster.routing.decide import (
     combine,
     decide,
     decide_calibrated,
+    format_confidence,
     tier_for,
 )
 from tests.standins.openai_standin import OpenAIStandin
@@ -176,10 +177,11 @@ def test_shipped_params_are_for_the_local_model() -> None:
     [
         (0.95, 0.99, "attach", 0.95, "top"),  # attaching needs p_top itself
         (0.90, 0.10, "attach", 0.90, "top"),
-        (0.40, 0.97, "ask", 0.8999, "match"),  # capped just below the attach threshold
-        (0.40, 0.85, "ask", 0.85, "match"),
+        # The tier comes from p_match, the published confidence is p_top (never a 0.8999 clamp).
+        (0.40, 0.97, "ask", 0.40, "match"),
+        (0.40, 0.85, "ask", 0.40, "match"),
         (0.85, 0.50, "ask", 0.85, "top"),
-        (0.30, 0.79, "new", 0.79, "match"),
+        (0.30, 0.79, "new", 0.30, "match"),
         (0.30, 0.10, "new", 0.30, "top"),
     ],
 )
@@ -194,7 +196,7 @@ def test_combining_respects_other_thresholds() -> None:
     assert combine(0.5, 0.99, Thresholds(auto_attach=0.85, ask=0.85))[0] == "new"
     assert combine(0.86, 0.1, Thresholds(auto_attach=0.85, ask=0.85))[0] == "attach"
     strict = Thresholds(auto_attach=0.97, ask=0.6)
-    assert combine(0.5, 0.99, strict) == ("ask", 0.9699, "match")
+    assert combine(0.5, 0.99, strict) == ("ask", 0.5, "match")
     assert combine(0.2, 0.59, strict)[0] == "new"
     # Published confidence stays in [0, 1] and never reaches the attach threshold unattached.
     for p_top, p_match in [(0.0, 0.0), (0.96999, 1.0), (0.0, 1.0)]:
@@ -212,10 +214,11 @@ def _assessment(p_top: float, p_match: float) -> Assessment:
 
 def test_a_likely_existing_need_asks_and_says_why() -> None:
     decision = decide_calibrated(_assessment(0.41, 0.86), Thresholds())
-    assert (decision.tier, decision.request_id, decision.confidence) == ("ask", 11, 0.86)
+    assert (decision.tier, decision.request_id, decision.confidence) == ("ask", 11, 0.41)
     assert decision.reason.startswith("likely an existing request (p=0.86)")
     assert "best candidate (p=0.41)" in decision.reason
-    assert decision.details["confidence_from"] == "p_match"
+    assert decision.details["tier_from"] == "p_match"
+    assert (decision.details["p_top"], decision.details["p_match"]) == (0.41, 0.86)
     assert decision.details["alternatives"] == [12, 13]
 
 
@@ -226,3 +229,30 @@ def test_an_unlikely_match_is_a_new_need() -> None:
     attach = decide_calibrated(_assessment(0.93, 0.99), Thresholds())
     assert attach.tier == "attach" and attach.confidence == 0.93
     assert attach.details["confidence_from"] == "p_top" and "alternatives" not in attach.details
+
+
+def test_asks_carry_the_calibrated_probability_not_a_clamp() -> None:
+    # Many entries with p_match >= 0.90 used to publish the same 0.8999.
+    confidences = {
+        combine(p_top, 0.97, Thresholds())[1] for p_top in (0.12, 0.35, 0.61, 0.83, 0.8999)
+    }
+    assert confidences == {0.12, 0.35, 0.61, 0.83, 0.8999}
+
+
+@pytest.mark.parametrize(
+    ("confidence", "shown"),
+    [
+        (0.8999, "0.89"),
+        (0.9, "0.90"),
+        (0.29, "0.29"),
+        (0.57, "0.57"),
+        (0.93, "0.93"),
+        (1.0, "1.00"),
+        (0.0, "0.00"),
+        (None, "-"),
+    ],
+)
+def test_confidences_print_with_two_decimals_rounded_down(
+    confidence: float | None, shown: str
+) -> None:
+    assert format_confidence(confidence) == shown
