@@ -83,13 +83,7 @@ def queue_then_deliver_job(
     settings, request_ids)` returns a report with `metadata()`), then `deliver_outbox_op` sends
     them. `notify_shipped_job` and `send_reminders_job` are built here."""
 
-    @dg.op(
-        name=op_name,
-        retry_policy=DB_RETRY_POLICY,
-        tags={"kind": "slack"},
-        description=op_description,
-    )
-    def queue_op(
+    def queue(
         context: dg.OpExecutionContext, config: RequestIdsConfig, store: StoreResource
     ) -> dg.Output[dict[str, Any]]:
         report = work(store.url, store.settings, config.request_ids)
@@ -97,7 +91,13 @@ def queue_then_deliver_job(
         context.log.info(f"{label}: {summary}")
         return dg.Output(summary, metadata=summary)
 
-    queue_op.__annotations__["config"] = config_class
+    queue.__annotations__["config"] = config_class  # the job's own config class, in the UI
+    queue_op = dg.op(
+        name=op_name,
+        retry_policy=DB_RETRY_POLICY,
+        tags={"kind": "slack"},
+        description=op_description,
+    )(queue)
 
     @dg.job(
         name=name,
