@@ -4,7 +4,7 @@ its areas' firehose channels (queued with the request's `shipped_notified_at`, t
 from pydantic import Field
 
 from gtm_feedback_dagster.jobs.deliver_outbox import RequestIdsConfig, queue_then_deliver_job
-from gtm_feedback_dagster.notifications.notices import notify_shipped
+from gtm_feedback_dagster.notifications.shipped import notify_shipped
 
 
 class NotifyShippedConfig(RequestIdsConfig):

@@ -4,7 +4,7 @@
 from pydantic import Field
 
 from gtm_feedback_dagster.jobs.deliver_outbox import RequestIdsConfig, queue_then_deliver_job
-from gtm_feedback_dagster.notifications.notices import send_reminders
+from gtm_feedback_dagster.notifications.reminders import send_reminders
 
 
 class SendRemindersConfig(RequestIdsConfig):

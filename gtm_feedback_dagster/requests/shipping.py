@@ -12,7 +12,7 @@ from sqlalchemy import select
 from gtm_feedback_dagster.messaging import blocks
 from gtm_feedback_dagster.messaging.outbox import SENT, deliver_outbox, ids_for_keys
 from gtm_feedback_dagster.messaging.replies import Done, Reply, queue_reply
-from gtm_feedback_dagster.notifications.notices import queue_shipped_notices, shipped_keys
+from gtm_feedback_dagster.notifications.shipped import queue_shipped_notices, shipped_keys
 from gtm_feedback_dagster.runtime import Runtime
 from gtm_feedback_dagster.store.schema import OutboxMessage, Request
 

@@ -15,7 +15,7 @@ import dagster as dg
 
 from gtm_feedback_dagster.jobs.deliver_outbox import DeliverOutboxConfig, deliver_outbox_job
 from gtm_feedback_dagster.messaging.outbox import ids_for_keys
-from gtm_feedback_dagster.notifications.notices import queue_entry_firehose, routed_entries_since
+from gtm_feedback_dagster.notifications.firehose import queue_entry_firehose, routed_entries_since
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.sensors.runkeys import digest
 from gtm_feedback_dagster.store.schema import utcnow

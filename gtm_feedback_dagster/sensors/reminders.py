@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from gtm_feedback_dagster.jobs.send_reminders import SendRemindersConfig, send_reminders_job
-from gtm_feedback_dagster.notifications.notices import due_reminders
+from gtm_feedback_dagster.notifications.reminders import due_reminders
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.sensors.runkeys import run_key
 from gtm_feedback_dagster.store.schema import utcnow

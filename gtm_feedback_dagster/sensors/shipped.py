@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from gtm_feedback_dagster.jobs.notify_shipped import NotifyShippedConfig, notify_shipped_job
-from gtm_feedback_dagster.notifications.notices import due_shipped_requests
+from gtm_feedback_dagster.notifications.shipped import due_shipped_requests
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.sensors.runkeys import run_key
 from gtm_feedback_dagster.store.schema import utcnow

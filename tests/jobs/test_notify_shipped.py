@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from gtm_feedback_dagster.jobs.notify_shipped import notify_shipped_job
-from gtm_feedback_dagster.notifications.notices import due_shipped_requests
+from gtm_feedback_dagster.notifications.shipped import due_shipped_requests
 from gtm_feedback_dagster.resources.slack import SlackResource
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.store import repo

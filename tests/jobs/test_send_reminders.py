@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from gtm_feedback_dagster.jobs.send_reminders import send_reminders_job
-from gtm_feedback_dagster.notifications.notices import due_reminders
+from gtm_feedback_dagster.notifications.reminders import due_reminders
 from gtm_feedback_dagster.resources.slack import SlackResource
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.store import repo
