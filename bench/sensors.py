@@ -161,6 +161,8 @@ def tick_all(
         for sensor in sorted(defs.sensors, key=lambda s: s.name):
             if only is not None and sensor.name not in only:
                 continue
+            if isinstance(sensor, dg.RunStatusSensorDefinition):
+                continue  # reacts to run events, not to data: nothing to tick at scale
             runs: list[float] = []
             outcomes: list[str] = []
             statements: list[tuple[str, Any]] = []
