@@ -101,6 +101,8 @@ def run(cfg: BenchConfig, n_texts: int = TEXTS) -> dict[str, Any]:
             onnx_embedder.load()
             assert onnx_embedder.active_backend == "onnx"
             cfg.say(f"export {export_seconds:.1f} s (torch load {torch_load:.1f} s before it)")
+            for embedder in (onnx_embedder, torch_embedder):  # first-call allocations
+                embedder.embed(texts[:64])
             rates: dict[str, list[float]] = {"onnx": [], "torch": []}
             vectors: dict[str, np.ndarray] = {}
             for repeat in range(cfg.repeats):
