@@ -21,7 +21,7 @@ from tests.intake.seed import Seeded, seed_basics
 SCRIPT = "<script>alert('x')</script>"
 IMG = '"><img src=x onerror=alert(1)>'
 RTL = "invoice\u202egnp.exe"
-CTRL = "bell\x07null\x00esc\x1b[31m"
+CTRL = "bell\x07back\x08esc\x1b[31m"  # no NUL: PostgreSQL text cannot hold it
 HOSTILE_TITLE = f"Export {SCRIPT} {IMG} {RTL}"
 HOSTILE_PAIN = f"We need {SCRIPT} and {IMG} and {RTL} and {CTRL}"
 
