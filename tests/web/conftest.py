@@ -28,10 +28,12 @@ class FakeSearch:
         return [{"request_id": i} for i in self.hits]
 
 
-def make_client(search: Any = None) -> TestClient:
+def make_client(search: Any = None, embedder: Any = None) -> TestClient:
     from gtm_feedback_dagster.intake.app import create_app
 
     runtime = Runtime.from_settings(load_settings(), load_secrets())
+    if embedder is not None:
+        runtime.__dict__["embedder"] = embedder  # the session's loaded model
     app = create_app(runtime=runtime)
     if search is not None:
         from starlette.applications import Starlette

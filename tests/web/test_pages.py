@@ -217,3 +217,26 @@ def test_triage_merge(web_env) -> None:
     with session_scope(url) as s:
         assert s.get(Request, seed.twin).merged_into_id == seed.base.dark_mode
     assert client.get("/requests/dark-theme").status_code == 301
+
+
+def test_triage_create_request_then_not_a_match_item(web_env, local_embedder) -> None:
+    """ "Create a new request" takes routing's new-request path (as "Not a match"); the answer
+    then shows under "Not a match" answers until merged or kept."""
+    url, seed = web_env
+    client = make_client(embedder=local_embedder)
+    sign_in(client)
+    csrf = csrf_of(client.get("/triage").text)
+    r = client.post("/triage/create", data={"approval": seed.approval, "csrf": csrf})
+    assert r.status_code == 303, r.text
+    with session_scope(url) as s:
+        from gtm_feedback_dagster.store.schema import Feedback
+
+        assert s.get(Approval, seed.approval).status == "rejected"
+        entry = s.get(Feedback, seed.entry)
+        assert entry.status == "routed" and entry.request_id not in (None, seed.base.dark_mode)
+        created = entry.request_id
+    page = client.get("/triage")
+    assert f"ask-{seed.approval}" not in page.text
+    assert f"declined-{seed.approval}" in page.text
+    r = client.post("/triage/keep", data={"a": created, "b": seed.base.dark_mode, "csrf": csrf})
+    assert f"declined-{seed.approval}" not in client.get("/triage").text
