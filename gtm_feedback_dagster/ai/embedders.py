@@ -497,7 +497,7 @@ def _load_local_model(
                 home = default_home()
             try:
                 model, _ = load_onnx_model(home, model_dir)
-            except (OnnxVerificationError, ImportError) as exc:
+            except Exception as exc:  # refused, not installed, home not writable, export failed
                 log.warning("ONNX backend unavailable (%s); using sentence-transformers/torch", exc)
                 model = _MODELS.get(("torch", str(model_dir))) or TorchModel(model_dir)
                 _MODELS[("torch", str(model_dir))] = model

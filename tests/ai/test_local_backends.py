@@ -289,3 +289,16 @@ def test_other_weights_get_another_model_id_and_a_re_embed(
     with session_scope(sqlite_url) as s:
         assert len(plan_sync(s, other.model_id).to_embed) == 3
         assert len(stale_open_requests(s, other.model_id)) == 3
+
+
+def test_unwritable_home_falls_back_to_torch(
+    tmp_path: Path, torch_embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch_key = ("torch", str(packaged_model_path()))
+    monkeypatch.setattr(embedders, "_MODELS", {torch_key: embedders._MODELS[torch_key]})
+    monkeypatch.setattr(embedders, "MODEL_LOADS", {})
+    home = tmp_path / "home"
+    home.write_text("a file where the home folder should be")  # models/ cannot be created
+    embedder = LocalEmbedder(home=home)
+    assert embedder.active_backend == "torch"
+    assert embedder.embed(["hello"]).shape == (1, 384)
