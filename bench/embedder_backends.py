@@ -43,12 +43,8 @@ from bench.common import (
     timed,
     write_results,
 )
-from gtm_feedback_dagster.ai.embedders import (
-    LocalEmbedder,
-    load_onnx_model,
-    query_text,
-    request_text,
-)
+from gtm_feedback_dagster.ai.embedders import LocalEmbedder, load_onnx_model
+from gtm_feedback_dagster.core.text import query_text, request_text
 
 TARGET_SPEEDUP = 1.8
 TARGET_COSINE = 0.9999

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from gtm_feedback_dagster.ai.embedders import Embedder, query_text, request_text
+from gtm_feedback_dagster.ai.embedders import Embedder
 from gtm_feedback_dagster.core.calibration import (
     FEATURES,
     MATCH_FEATURES,
@@ -31,6 +31,7 @@ from gtm_feedback_dagster.core.calibration import (
     feature_rows,
     match_feature_row,
 )
+from gtm_feedback_dagster.core.text import query_text, request_text
 from gtm_feedback_dagster.routing.decide import Thresholds, combine
 
 

@@ -44,7 +44,8 @@ from bench.common import (
     timed,
     working_copy,
 )
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder, query_text
+from gtm_feedback_dagster.ai.embedders import LocalEmbedder
+from gtm_feedback_dagster.core.text import query_text
 from gtm_feedback_dagster.jobs.route_feedback import (
     ROUTE_OP_NAME,
     feedback_ids_of_run_config,

@@ -28,26 +28,13 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
-    from gtm_feedback_dagster.config import Settings
+    pass
+from gtm_feedback_dagster.config import Settings
 
 log = logging.getLogger(__name__)
 
 LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
 LOCAL_DIM = 384
-
-
-def request_text(title: str, description: str) -> str:
-    """The text embedded for a feature request."""
-    return f"{title}\n\n{description}".strip()
-
-
-def query_text(text: str) -> str:
-    """The text embedded for a query (customer pain, search text).
-
-    The reference embeds queries as f"{query}\\n\\n"; stripping makes that identical to the bare
-    text, and a request with an empty description embeds exactly like the same text as a query.
-    """
-    return text.strip()
 
 
 @dataclass

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.catalog.resolver import RefResolver
+from gtm_feedback_dagster.core.text import slugify
 from gtm_feedback_dagster.core.validation import (
     ValidationError,
     blank,
@@ -26,7 +27,6 @@ from gtm_feedback_dagster.core.validation import (
     parse_bool,
     parse_date,
     parse_datetime,
-    slugify,
     split_list,
     text_or_none,
 )

@@ -38,9 +38,29 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(squash_whitespace(text)) if s.strip()]
 
 
+def request_text(title: str, description: str) -> str:
+    """The text embedded for a feature request."""
+    return f"{title}\n\n{description}".strip()
+
+
+def query_text(text: str) -> str:
+    """The text embedded for a query (customer pain, search text).
+
+    The reference embeds queries as f"{query}\\n\\n"; stripping makes that identical to the bare
+    text, and a request with an empty description embeds exactly like the same text as a query.
+    """
+    return text.strip()
+
+
 def slugify(text: str, max_len: int | None = 80) -> str:
     """`"API & Developer Tools"` -> `api-developer-tools` (the reference's rule), cut to
-    `max_len` characters (None: never cut; the demo data's slugs are uncut)."""
+    `max_len` characters (None: never cut; the demo data's slugs are uncut). Non-Latin letters
+    are transliterated first (`"Café Réservation"` -> `cafe-reservation`, `"日本語"` ->
+    `ri-ben-yu`), so a slug (and the Dagster partition key made of it) says what it names."""
+    if not text.isascii():
+        from slugify import slugify as transliterate  # python-slugify
+
+        text = transliterate(text, lowercase=True)
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     if max_len is not None:
         slug = slug[:max_len].rstrip("-")

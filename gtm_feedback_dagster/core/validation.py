@@ -156,18 +156,6 @@ def clean_text(value: Any, max_chars: int = DEFAULT_MAX_TEXT_CHARS, what: str = 
     return text
 
 
-def slugify(text: str, max_len: int = 80) -> str:
-    """`"API & Developer Tools"` -> `api-developer-tools` (the reference's rule). Non-Latin
-    letters are transliterated first (`"Café Réservation"` -> `cafe-reservation`, `"日本語"` ->
-    `ri-ben-yu`), so a slug (and the Dagster partition key made of it) says what it names."""
-    if not text.isascii():
-        from slugify import slugify as transliterate  # python-slugify
-
-        text = transliterate(text, lowercase=True)
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:max_len].rstrip("-") or "item"
-
-
 # ---------------------------------------------------------------------------- value parsing
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")

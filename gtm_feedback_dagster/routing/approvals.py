@@ -19,8 +19,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gtm_feedback_dagster.ai.embedders import request_text
 from gtm_feedback_dagster.config import Settings
+from gtm_feedback_dagster.core.text import request_text
 from gtm_feedback_dagster.feedback.capture import cache_slack_id
 from gtm_feedback_dagster.messaging import blocks
 from gtm_feedback_dagster.messaging.outbox import (

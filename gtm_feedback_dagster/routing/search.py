@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from gtm_feedback_dagster.ai.embedders import Embedder, query_text
+from gtm_feedback_dagster.ai.embedders import Embedder
 from gtm_feedback_dagster.config import Settings
+from gtm_feedback_dagster.core.text import query_text
 from gtm_feedback_dagster.routing.candidates import (
     ROUTING_TOP_K,
     RequestInfo,

@@ -16,7 +16,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gtm_feedback_dagster.core.validation import as_db_id, slugify
+from gtm_feedback_dagster.core.text import slugify
+from gtm_feedback_dagster.core.validation import as_db_id
 from gtm_feedback_dagster.store.schema import (
     Account,
     Feedback,

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gtm_feedback_dagster.ai.embedders import request_text
+from gtm_feedback_dagster.core.text import request_text
 from gtm_feedback_dagster.store.schema import (
     ProductArea,
     Request,
@@ -144,21 +144,6 @@ def plan_sync(
         for rid, title, desc, status, slug in wanted
     ]
     return plan
-
-
-def load_requests_for_embedding(
-    session: Session, request_ids: Sequence[int]
-) -> list[RequestForEmbedding]:
-    rows = session.execute(
-        select(Request.id, Request.title, Request.description, Request.status, Request.slug)
-        .where(Request.id.in_(list(request_ids)))
-        .order_by(Request.id)
-    ).all()
-    areas = _area_slugs_by_request(session, [r[0] for r in rows])
-    return [
-        RequestForEmbedding(rid, title, desc or "", status, slug, tuple(areas.get(rid, [])))
-        for rid, title, desc, status, slug in rows
-    ]
 
 
 def upsert_vectors(

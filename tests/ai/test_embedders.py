@@ -16,10 +16,9 @@ from gtm_feedback_dagster.ai.embedders import (
     LocalEmbedder,
     OpenAIEmbedder,
     build_embedder,
-    query_text,
-    request_text,
 )
 from gtm_feedback_dagster.config import Settings
+from gtm_feedback_dagster.core.text import query_text, request_text
 from tests.standins.openai_standin import OpenAIStandin, openai_error
 
 KEY = "sk-test-0123456789abcdef"

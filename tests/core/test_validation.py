@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gtm_feedback_dagster.core.text import slugify
 from gtm_feedback_dagster.core.validation import (
     MAX_DB_INT,
     ValidationError,
@@ -19,7 +20,6 @@ from gtm_feedback_dagster.core.validation import (
     parse_amount,
     parse_date,
     parse_limit,
-    slugify,
     strip_controls,
 )
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from gtm_feedback_dagster.notifications import notices
+from gtm_feedback_dagster.notifications import firehose
 from gtm_feedback_dagster.store.db import session_scope
 
 
@@ -27,7 +27,7 @@ def test_firehose_query_uses_the_routed_at_and_outbox_indexes(sqlite_url: str) -
             return original(statement, *args, **kwargs)
 
         session.execute = explain  # type: ignore[method-assign]
-        notices.routed_entries_since(session, now - timedelta(minutes=5), now)
+        firehose.routed_entries_since(session, now - timedelta(minutes=5), now)
     plan = "\n".join(captured)
     assert "ix_feedback_status_routed_at" in plan, plan
     assert "ix_outbox_feedback_kind" in plan, plan

@@ -9,7 +9,8 @@ from contextlib import contextmanager, nullcontext
 
 from sqlalchemy.orm import Session
 
-from gtm_feedback_dagster.core.validation import slugify, text_or_none
+from gtm_feedback_dagster.core.text import slugify
+from gtm_feedback_dagster.core.validation import text_or_none
 from gtm_feedback_dagster.feedback.reference_import.report import ImportSummary
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import utcnow

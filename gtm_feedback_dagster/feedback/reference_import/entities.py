@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from gtm_feedback_dagster.catalog.entities import account_fields
+from gtm_feedback_dagster.core.text import slugify
 from gtm_feedback_dagster.core.validation import (
     ValidationError,
     clean_text,
@@ -16,7 +17,6 @@ from gtm_feedback_dagster.core.validation import (
     parse_amount,
     parse_bool,
     parse_date,
-    slugify,
     text_or_none,
 )
 from gtm_feedback_dagster.feedback.reference_import.context import ImportContext

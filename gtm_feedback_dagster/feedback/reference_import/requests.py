@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from gtm_feedback_dagster.catalog.entities import IMPORTABLE_REQUEST_STATUSES
+from gtm_feedback_dagster.core.text import slugify
 from gtm_feedback_dagster.core.validation import (
     ValidationError,
     blank,
@@ -15,7 +16,6 @@ from gtm_feedback_dagster.core.validation import (
     json_safe,
     normalize_keys,
     parse_datetime,
-    slugify,
     split_list,
     text_or_none,
 )
