@@ -67,3 +67,76 @@ def test_local_instance_turns_run_monitoring_on(
     config = load_instance_config(tmp_path, LOCAL_DAGSTER_YAML, monkeypatch)
     assert config["run_monitoring"]["enabled"] is True
     assert config["run_monitoring"]["max_resume_run_attempts"] == 0
+
+
+def test_compose_has_the_topology_on_host_networking() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yaml").read_text())
+    services = compose["services"]
+    assert {"postgres", "dagster-init", "code-server", "webserver", "daemon", "intake"} <= set(
+        services
+    )
+    for name, service in services.items():
+        assert service.get("network_mode") == "host", f"{name} must use host networking"
+        assert "ports" not in service and "networks" not in service, name
+    assert services["code-server"]["command"][:5] == [
+        "dagster",
+        "api",
+        "grpc",
+        "-m",
+        "gtm_feedback_dagster.definitions",
+    ]
+    assert "/opt/dagster/workspace.yaml" in services["webserver"]["command"]
+    assert services["daemon"]["command"][:2] == ["dagster-daemon", "run"]
+    assert "gtm-feedback serve" in " ".join(services["intake"]["command"])
+    # Wired by environment only: no config files or code mounted into the app containers.
+    for name in ("code-server", "webserver", "intake"):
+        assert not services[name].get("volumes"), name
+
+
+def test_production_workspace_points_at_the_grpc_server() -> None:
+    workspace = yaml.safe_load((DEPLOY / "workspace.production.yaml").read_text())
+    (entry,) = workspace["load_from"]
+    assert set(entry) == {"grpc_server"}
+    assert entry["grpc_server"]["port"] == 4000
+
+
+def test_dockerfile_is_multistage_non_root_with_healthcheck() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    lines = [line.strip() for line in text.splitlines()]
+    assert sum(line.startswith("FROM ") for line in lines) >= 2
+    assert "ARG BASE_IMAGE=python:3.11-slim" in lines
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in {"root", "0"}
+    assert any(line.startswith("HEALTHCHECK") for line in lines)
+    assert "/healthz" in text
+    assert "HF_HUB_OFFLINE=1" in text
+    assert "download.pytorch.org/whl/cpu" in text  # CPU-only torch
+
+
+def test_k8s_manifests() -> None:
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "intake.yaml").read_text()))
+    kinds = {d["kind"]: d for d in docs}
+    assert {"Deployment", "Service", "ConfigMap"} <= set(kinds)
+    deployment = kinds["Deployment"]
+    assert deployment["spec"]["replicas"] >= 2
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    values = yaml.safe_load((DEPLOY / "k8s" / "values.yaml").read_text())
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    (user_code,) = values["dagster-user-deployments"]["deployments"]
+    assert user_code["dagsterApiGrpcArgs"] == ["-m", "gtm_feedback_dagster.definitions"]
+    assert {"name": "gtm-feedback-env"} in user_code["envSecrets"]
+    assert values["dagsterDaemon"]["runMonitoring"]["enabled"] is True
+    assert values["postgresql"]["enabled"] is False
+
+
+def test_extras_pin_the_dagster_family() -> None:
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert extras["docker"] == ["dagster-docker==0.29.27"]
+    assert extras["k8s"] == ["dagster-k8s==0.29.27"]
+    assert extras["aws"] == ["dagster-aws==0.29.27"]
