@@ -4,7 +4,8 @@
 The request path only verifies, stores and answers — well inside Slack's 3 seconds:
 1. body at most 1 MiB (413), signature and 5-minute replay window checked on the raw bytes (401,
    nothing stored); without SLACK_SIGNING_SECRET the endpoints answer 503;
-2. the payload is parsed and validated (400 when malformed) and reduced to what the app uses;
+2. a signed body that is not UTF-8 is refused (400); the payload is parsed and validated (400
+   when malformed) and reduced to what the app uses;
 3. it is stored in `slack_inbox` once per dedupe key (Slack's retries and double clicks are
    dropped) and `resolve_slack_responses_job` does the work.
 Two documented exceptions act at once: the "Add Feedback" shortcut opens its modal (a trigger
@@ -103,8 +104,14 @@ class SlackEndpoints:
             raise _Reject(_error(503, "Slack is not configured: SLACK_SIGNING_SECRET is not set"))
         body = await _read_body(request)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        if not self.signature.is_valid(body, headers):
+        if not self.signature.is_valid(body, headers):  # on the raw bytes, before any decoding
             raise _Reject(_error(401, "invalid or expired Slack signature"))
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Reject(
+                _error(400, f"request body is not valid UTF-8 (bad byte at offset {exc.start})")
+            ) from None
         return body
 
     async def _store(self, kind: str, dedupe_key: str, payload: dict[str, Any], **kw: Any) -> bool:

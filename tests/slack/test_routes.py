@@ -6,6 +6,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -167,6 +169,60 @@ def test_malformed_payloads_get_400(
 ) -> None:
     assert post(app_for(sqlite_url), path, body, content_type).status_code == 400
     assert inbox_rows(sqlite_url) == []
+
+
+NOT_UTF8_BODIES = [
+    b"\xff\xfe{}",  # a UTF-16 byte-order mark
+    b'{"type": "event_callback", "x": "caf\xe9"}',  # Latin-1
+    b"payload=%7B%7D&x=\xc3",  # form with a truncated UTF-8 sequence
+    b'{"type": "url_verification", "challenge": "\xed\xa0\x80"}',  # an encoded surrogate
+]
+
+
+@pytest.mark.parametrize("body", NOT_UTF8_BODIES)
+@pytest.mark.parametrize("path", ["/slack/events", "/slack/interactions", "/slack/commands"])
+def test_signed_body_that_is_not_utf8_gets_400_not_401(
+    sqlite_url: str, path: str, body: bytes
+) -> None:
+    response = post(app_for(sqlite_url), path, body, "application/x-www-form-urlencoded")
+    assert response.status_code == 400, response.text
+    assert "not valid UTF-8" in response.json()["error"]
+    assert inbox_rows(sqlite_url) == []
+
+
+def test_a_forged_body_that_is_not_utf8_is_still_401(sqlite_url: str) -> None:
+    body = b"\xff\xfe{}"
+    headers = {"Content-Type": "application/json", **sign(b"something else")}
+    response = app_for(sqlite_url).post("/slack/events", content=body, headers=headers)
+    assert response.status_code == 401
+
+
+def test_signed_arbitrary_bytes_never_get_5xx_nor_401(sqlite_url: str) -> None:
+    """Any body, correctly signed: the signature is checked on the raw bytes, so the answer is
+    about the payload (2xx or 400), never "bad signature" and never a crash."""
+    client = app_for(sqlite_url)
+
+    @settings(
+        max_examples=150,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        path=st.sampled_from(["/slack/events", "/slack/interactions", "/slack/commands"]),
+        body=st.binary(max_size=600)
+        | st.text(max_size=200).map(lambda t: t.encode("utf-8"))
+        | st.binary(max_size=200).map(lambda b: b"payload=" + b),
+        content_type=st.sampled_from(
+            ["application/json", "application/x-www-form-urlencoded", "application/octet-stream"]
+        ),
+    )
+    def check(path: str, body: bytes, content_type: str) -> None:
+        response = post(client, path, body, content_type)
+        assert response.status_code < 500, response.text
+        assert response.status_code != 401, (body, response.text)
+
+    check()
 
 
 def test_reaction_is_stored_once_despite_slack_retries(db_url: str) -> None:
