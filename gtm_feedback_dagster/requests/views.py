@@ -9,6 +9,8 @@ are not duplicates" in both requests' `meta["distinct_from"]` (no table needed).
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,21 +81,44 @@ def _demand_subquery() -> Any:
     return entries, money
 
 
-def list_request_page(
+class OrderCache:
+    """Orderings of the request list (ids with their demand), kept `ttl` seconds per filter, so
+    paging and re-sorting a large catalogue does not aggregate every entry on each click. A
+    process-local cache: a listing can be up to `ttl` seconds behind (detail pages never are)."""
+
+    def __init__(self, ttl: float = 30.0, size: int = 256) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._rows: dict[Any, tuple[float, list[dict[str, Any]]]] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+    def get(self, key: Any, compute: Any) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._rows.get(key)
+            if hit is not None and now - hit[0] < self.ttl:
+                return hit[1]
+        rows = compute()
+        with self._lock:
+            if len(self._rows) >= self.size:
+                self._rows.clear()
+            self._rows[key] = (now, rows)
+        return rows
+
+
+def _ordered_demand(
     session: Session,
-    *,
-    sort: str = "arr",
-    area: str | None = None,
-    status: str | None = None,
-    segment: str | None = None,
-    only_ids: list[int] | None = None,
-    page: int = 1,
-    per_page: int = PER_PAGE,
-) -> Listing:
-    """One page of requests with their demand. `only_ids` (a search's hits) keeps their order
-    when `sort` is "relevance". Merged requests are left out unless asked for by status."""
-    per_page = max(1, min(int(per_page), MAX_PER_PAGE))
-    page = max(1, int(page))
+    sort: str,
+    area: str | None,
+    status: str | None,
+    segment: str | None,
+    only_ids: list[int] | None,
+) -> list[dict[str, Any]]:
+    """Every matching request id with entries, distinct accounts and their ARR, in page order."""
     entries, money = _demand_subquery()
     n_entries = func.coalesce(entries.c.entries, 0)
     n_accounts = func.coalesce(money.c.accounts, 0)
@@ -101,10 +126,6 @@ def list_request_page(
     query = (
         select(
             Request.id,
-            Request.slug,
-            Request.title,
-            Request.status,
-            Request.created_at,
             n_entries.label("entries"),
             n_accounts.label("accounts"),
             arr.label("arr"),
@@ -113,11 +134,8 @@ def list_request_page(
         .outerjoin(money, money.c.rid == Request.id)
     )
     if status:
-        if status not in REQUEST_STATUSES:
-            status = None
-        else:
-            query = query.where(Request.status == status)
-    if not status:
+        query = query.where(Request.status == status)
+    else:
         query = query.where(Request.status != "merged")
     if area:
         query = query.where(
@@ -137,25 +155,73 @@ def list_request_page(
         )
     if only_ids is not None:
         query = query.where(Request.id.in_(only_ids or [-1]))
-    total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     if sort == "relevance" and only_ids:
-        order = case({rid: i for i, rid in enumerate(only_ids)}, value=Request.id)
-        query = query.order_by(order)
+        query = query.order_by(case({rid: i for i, rid in enumerate(only_ids)}, value=Request.id))
     elif sort == "entries":
         query = query.order_by(n_entries.desc(), Request.id.desc())
     elif sort == "recent":
         query = query.order_by(Request.created_at.desc(), Request.id.desc())
     else:
         query = query.order_by(arr.desc(), Request.id.desc())
-    rows = [
-        dict(r._mapping)
-        for r in session.execute(query.limit(per_page).offset((page - 1) * per_page))
+    return [
+        {"id": rid, "entries": int(e), "accounts": int(a), "arr": float(v or 0.0)}
+        for rid, e, a, v in session.execute(query)
     ]
-    areas = _areas_of(session, [r["id"] for r in rows])
-    for r in rows:
-        r["arr"] = float(r["arr"] or 0.0)
-        r["areas"] = areas.get(r["id"], [])
-    return Listing(rows, total, page, per_page)
+
+
+def list_request_page(
+    session: Session,
+    *,
+    sort: str = "arr",
+    area: str | None = None,
+    status: str | None = None,
+    segment: str | None = None,
+    only_ids: list[int] | None = None,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    cache: OrderCache | None = None,
+) -> Listing:
+    """One page of requests with their demand. `only_ids` (a search's hits) keeps their order
+    when `sort` is "relevance". Merged requests are left out unless asked for by status."""
+    per_page = max(1, min(int(per_page), MAX_PER_PAGE))
+    page = max(1, int(page))
+    if status and status not in REQUEST_STATUSES:
+        status = None
+    if sort not in (*SORTS, "relevance"):
+        sort = "arr"
+    key = (sort, area, status, segment, tuple(only_ids) if only_ids is not None else None)
+
+    def compute() -> list[dict[str, Any]]:
+        return _ordered_demand(session, sort, area, status, segment, only_ids)
+
+    ordered = cache.get(key, compute) if cache is not None else compute()
+    window = ordered[(page - 1) * per_page : page * per_page]
+    ids = [r["id"] for r in window]
+    details = {
+        r.id: r
+        for r in session.execute(
+            select(
+                Request.id, Request.slug, Request.title, Request.status, Request.created_at
+            ).where(Request.id.in_(ids or [-1]))
+        )
+    }
+    areas = _areas_of(session, ids)
+    rows = []
+    for r in window:
+        d = details.get(r["id"])
+        if d is None:  # deleted since the ordering was cached
+            continue
+        rows.append(
+            {
+                **r,
+                "slug": d.slug,
+                "title": d.title,
+                "status": d.status,
+                "created_at": d.created_at,
+                "areas": areas.get(r["id"], []),
+            }
+        )
+    return Listing(rows, len(ordered), page, per_page)
 
 
 def _areas_of(session: Session, ids: list[int]) -> dict[int, list[dict[str, str]]]:
@@ -552,6 +618,7 @@ __all__ = [
     "SORTS",
     "Listing",
     "Moved",
+    "OrderCache",
     "area_report",
     "current_request",
     "filter_choices",

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 16 * 1024
+LIST_CACHE_SECONDS = 30.0  # the list's orderings (views.OrderCache); detail pages are live
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
@@ -115,6 +116,7 @@ class WebApp:
         self.signer = Signer(load_web_secret(runtime.settings, runtime.secrets))
         self.templates = _env()
         self._chart_cache: dict[int, bytes | None] = {}
+        self.orders = views.OrderCache(ttl=LIST_CACHE_SECONDS)
         self._chart_lock = threading.Lock()
         self.css = (HERE / "static" / "style.css").read_bytes()
 
@@ -341,6 +343,7 @@ class WebApp:
                 segment=segment,
                 only_ids=only_ids,
                 page=page,
+                cache=self.orders,
             )
             choices = views.filter_choices(session)
         params = {
@@ -473,6 +476,7 @@ class WebApp:
 
     def action(self, request: Request, who: Identity, form: dict[str, str]) -> Response:
         kind = request.path_params["action"]
+        self.orders.clear()  # this process's listings show the change at once
         try:
             if kind in ("attach", "create"):
                 approval_id = int(form.get("approval", ""))
