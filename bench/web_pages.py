@@ -9,6 +9,8 @@ related-request graph), adds one insight report per area the way the asset build
 each page N times in-process through Starlette's TestClient with the read-only bearer token.
 The time measured is the whole ASGI round trip in one process (routing, auth, queries, Jinja2,
 the in-memory transport): an upper bound of the server time, no network. Target: <= 100 ms.
+The list's orderings are cached 30 s per process (views.OrderCache), so the pages measured are
+mostly cache hits; the uncached ordering query is reported on its own line.
 Search (`/requests?q=`) is not measured: it is the model's embedding time (bench/routing_*).
 """
 
@@ -116,7 +118,26 @@ def run(scale: int, repeats: int, seed: int) -> dict[str, Any]:
                 "n": len(times),
             }
             cfg.say(f"{name}: p50 {results[name]['p50_ms']} ms, p99 {results[name]['p99_ms']} ms")
-    worst = max(r["p99_ms"] for r in results.values())
+        # The list's ordering uncached (what the first visitor of a filter pays, and everyone
+        # after the 30 s cache expires): the aggregation over every entry.
+        from gtm_feedback_dagster.requests.views import _ordered_demand
+
+        cold: list[float] = []
+        for _ in range(max(5, repeats // 10)):
+            with session_scope(url) as session:
+                started = time.perf_counter()
+                _ordered_demand(session, "arr", None, None, None, None)
+                cold.append((time.perf_counter() - started) * 1000)
+        results["list ordering, uncached (query only)"] = {
+            "p50_ms": round(_percentile(cold, 0.50), 2),
+            "p99_ms": round(_percentile(cold, 0.99), 2),
+            "max_ms": round(max(cold), 2),
+            "n": len(cold),
+        }
+        cfg.say(
+            f"uncached ordering: p50 {results['list ordering, uncached (query only)']['p50_ms']} ms"
+        )
+    worst = max(r["p99_ms"] for n, r in results.items() if "uncached" not in n)
     return {
         "benchmark": "web_pages",
         "scale": scale,
