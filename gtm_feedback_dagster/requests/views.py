@@ -542,52 +542,31 @@ def triage_items(
                 "created": {"id": c.id, "slug": c.slug, "title": c.title},
             }
         )
+    # One pass over the graph's strong edges, best first; each pair once whatever its direction.
     a_req = aliased(Request)
     b_req = aliased(Request)
     duplicates = []
-    for rel, ra, rb in session.execute(
-        select(RequestRelation, a_req, b_req)
+    seen: set[tuple[int, int]] = set()
+    for sim, ra, rb in session.execute(
+        select(RequestRelation.similarity, a_req, b_req)
         .join(a_req, a_req.id == RequestRelation.request_id)
         .join(b_req, b_req.id == RequestRelation.related_id)
         .where(
             RequestRelation.similarity >= threshold,
             a_req.status != "merged",
             b_req.status != "merged",
-            RequestRelation.request_id < RequestRelation.related_id,
         )
-        .order_by(RequestRelation.similarity.desc())
-        .limit(limit * 2)
+        .order_by(RequestRelation.similarity.desc(), RequestRelation.id)
+        .limit(limit * 4)
     ).all():
-        if _pair_kept(ra.meta, rb.id):
-            continue
-        duplicates.append(
-            {
-                "similarity": float(rel.similarity),
-                "a": {"id": ra.id, "slug": ra.slug, "title": ra.title},
-                "b": {"id": rb.id, "slug": rb.slug, "title": rb.title},
-            }
-        )
-    # A request may hold its pair only in the other direction (b -> a).
-    seen = {(d["a"]["id"], d["b"]["id"]) for d in duplicates}
-    for rel, ra, rb in session.execute(
-        select(RequestRelation, a_req, b_req)
-        .join(a_req, a_req.id == RequestRelation.related_id)
-        .join(b_req, b_req.id == RequestRelation.request_id)
-        .where(
-            RequestRelation.similarity >= threshold,
-            a_req.status != "merged",
-            b_req.status != "merged",
-            RequestRelation.related_id < RequestRelation.request_id,
-        )
-        .order_by(RequestRelation.similarity.desc())
-        .limit(limit * 2)
-    ).all():
+        if ra.id > rb.id:
+            ra, rb = rb, ra
         if (ra.id, rb.id) in seen or _pair_kept(ra.meta, rb.id):
             continue
         seen.add((ra.id, rb.id))
         duplicates.append(
             {
-                "similarity": float(rel.similarity),
+                "similarity": float(sim),
                 "a": {"id": ra.id, "slug": ra.slug, "title": ra.title},
                 "b": {"id": rb.id, "slug": rb.slug, "title": rb.title},
             }
