@@ -37,6 +37,7 @@ from gtm_feedback_dagster.analytics.report import build_report
 from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
 from gtm_feedback_dagster.core.request_graph import DEFAULT_CLUSTER_THRESHOLD
 from gtm_feedback_dagster.partitions import product_area_partitions
+from gtm_feedback_dagster.resources.ai import LLMResource
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.store.db import engine_for, session_scope
 from gtm_feedback_dagster.store.schema import ProductArea, utcnow
@@ -59,7 +60,7 @@ def asset_pass(url: str, instance: dg.DagsterInstance, slugs: list[str]) -> dict
     job = partitioned_asset_job(
         "bench_area_insight_report",
         [area_insight_report],
-        {"store": StoreResource(database_url=url)},
+        {"store": StoreResource(database_url=url), "llm": LLMResource()},
     )
     per_area: dict[str, float] = {}
     for slug in slugs:

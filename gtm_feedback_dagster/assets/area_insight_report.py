@@ -29,6 +29,7 @@ from gtm_feedback_dagster.assets.related_request_graph import related_request_gr
 from gtm_feedback_dagster.assets.sources import crm_accounts, feedback_entries
 from gtm_feedback_dagster.core.request_graph import DEFAULT_CLUSTER_THRESHOLD
 from gtm_feedback_dagster.partitions import product_area_partitions
+from gtm_feedback_dagster.resources.ai import LLMResource
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.retry import TRANSIENT_RETRY
 from gtm_feedback_dagster.store.schema import utcnow
@@ -77,7 +78,10 @@ class AreaInsightReportConfig(dg.Config):
     metadata={"table": "insight_reports", "maths": "reference §7.1 (distinct-account ARR)"},
 )
 def area_insight_report(
-    context: dg.AssetExecutionContext, config: AreaInsightReportConfig, store: StoreResource
+    context: dg.AssetExecutionContext,
+    config: AreaInsightReportConfig,
+    store: StoreResource,
+    llm: LLMResource,
 ) -> dg.MaterializeResult:
     settings = store.settings
     day = config.report_day()
@@ -92,19 +96,19 @@ def area_insight_report(
         previous = previous_report(session, area.id, day)
 
     # LLM calls happen outside any database transaction; each falls back on its own.
-    from gtm_feedback_dagster.ai.llm import build_llm, name_theme, write_narrative
+    from gtm_feedback_dagster.ai.llm import name_theme, write_narrative
 
-    llm = build_llm(settings)
+    chat = llm.get()
     report = build_report(
         data,
         day=day,
         generated_at=utcnow(),
         previous=previous,
-        theme_namer=(lambda titles: name_theme(llm, titles)) if llm is not None else None,
+        theme_namer=(lambda titles: name_theme(chat, titles)) if chat is not None else None,
         cluster_threshold=config.cluster_threshold,
     )
-    if llm is not None:
-        narrative = write_narrative(llm, narrative_facts(report))
+    if chat is not None:
+        narrative = write_narrative(chat, narrative_facts(report))
         if narrative:
             report["narrative"], report["narrativeSource"] = narrative, "llm"
 
@@ -143,6 +147,6 @@ def area_insight_report(
         ),
         "chart_bytes": dg.MetadataValue.int(len(png or b"")),
     }
-    if llm is not None:
-        metadata["llm_usage"] = dg.MetadataValue.json(dict(llm.usage))
+    if chat is not None:
+        metadata["llm_usage"] = dg.MetadataValue.json(dict(chat.usage))
     return dg.MaterializeResult(metadata=metadata)

@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
 from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
+from gtm_feedback_dagster.config import load_settings
+from gtm_feedback_dagster.resources.ai import LLMResource, resources_for
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Account, InsightReport, Request
@@ -25,13 +27,18 @@ def instance() -> dg.DagsterInstance:
     return inst
 
 
+def _llm() -> LLMResource:
+    """The LLM resource as the code location binds it (none unless GTM_FEEDBACK_LLM_MODEL)."""
+    return resources_for(load_settings())["llm"]
+
+
 def materialize(
     instance: dg.DagsterInstance, url: str, area: str = "identity", day: str = "2026-03-02"
 ) -> dg.ExecuteInJobResult:
     result = dg.materialize(
         [related_request_graph, area_insight_report],
         partition_key=area,
-        resources={"store": StoreResource(database_url=url)},
+        resources={"store": StoreResource(database_url=url), "llm": _llm()},
         instance=instance,
         run_config={"ops": {"area_insight_report": {"config": {"day": day}}}},
     )
@@ -116,14 +123,14 @@ def test_every_area_partition_gets_its_own_report(app_env: str, instance) -> Non
     ).resolve(
         asset_graph=dg.Definitions(
             assets=[related_request_graph, area_insight_report],
-            resources={"store": StoreResource(database_url=url)},
+            resources={"store": StoreResource(database_url=url), "llm": _llm()},
         ).resolve_asset_graph()
     )
     for area in ("billing", "identity"):
         result = job.execute_in_process(
             partition_key=area,
             instance=instance,
-            resources={"store": StoreResource(database_url=url)},
+            resources={"store": StoreResource(database_url=url), "llm": _llm()},
             run_config={"ops": {"area_insight_report": {"config": {"day": "2026-03-02"}}}},
         )
         assert result.success

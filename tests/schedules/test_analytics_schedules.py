@@ -23,13 +23,14 @@ def analytics_defs() -> dg.Definitions:
     from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
     from gtm_feedback_dagster.assets.sources import source_assets
     from gtm_feedback_dagster.assets.weekly_digest import weekly_digest
+    from gtm_feedback_dagster.resources.ai import LLMResource
     from gtm_feedback_dagster.resources.store import StoreResource
 
     return dg.Definitions(
         assets=[related_request_graph, area_insight_report, weekly_digest, *source_assets],
         jobs=[area_insights_job, weekly_digest_job],
         schedules=[daily_area_insights_schedule, weekly_digest_schedule],
-        resources={"store": StoreResource()},
+        resources={"store": StoreResource(), "llm": LLMResource()},
     )
 
 
