@@ -174,7 +174,13 @@ class WebApp:
                 if not self.signer.check_csrf(who.sid, form.get("csrf")):
                     return self.error(request, who, 403, "Invalid or missing CSRF token.")
                 return await run_in_threadpool(handler, request, who, form)
-            return await run_in_threadpool(handler, request, who)
+            fresh = ""
+            if who.via == "proxy" and not who.sid:
+                # Behind the proxy there is no session: a pre-session cookie keys the CSRF token.
+                fresh, _ = self._pre_sid(request)
+                who = Identity(who.email, who.via, fresh)
+            response = await run_in_threadpool(handler, request, who)
+            return self._with_pre(response, fresh, True) if fresh else response
 
         return endpoint
 

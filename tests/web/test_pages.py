@@ -99,8 +99,15 @@ def test_trusted_proxy_header_only_when_configured(web_env, monkeypatch) -> None
     assert make_client().get("/requests", headers=headers).status_code == 303
     monkeypatch.setenv("GTM_FEEDBACK_TRUSTED_PROXY_HEADER", "X-Forwarded-Email")
     client = make_client()
-    r = client.get("/requests", headers=headers)
+    r = client.get("/triage", headers=headers)
     assert r.status_code == 200 and "ann@example.com" in r.text
+    # POSTs behind the proxy carry the CSRF token keyed by the pre-session cookie
+    _, seed = web_env
+    data = {"a": seed.base.dark_mode, "b": seed.twin, "csrf": csrf_of(r.text)}
+    assert client.post("/triage/keep", data=data, headers=headers).status_code == 303
+    assert (
+        client.post("/triage/keep", data={**data, "csrf": "x"}, headers=headers).status_code == 403
+    )
 
 
 def test_hostile_strings_are_escaped(web_env) -> None:
