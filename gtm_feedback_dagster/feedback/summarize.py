@@ -13,6 +13,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from gtm_feedback_dagster.core.text import STOPWORDS
+
 MAX_SUMMARY_CHARS = 500
 
 _USER_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -26,15 +28,38 @@ _ENTITY = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"[a-zA-Z][a-zA-Z0-9'\-]+")
 
-_STOPWORDS_TEXT = """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further
-    had has have having he her here hers him his how i if in into is it its itself just let me
-    more most my no nor not now of off on once only or other our ours out over own same she
-    should so some such than that the their theirs them then there these they this those through
-    to too under until up very was we were what when where which while who whom why will with
-    would you your yours also get got one thing things really think know yeah yes ok okay hey hi
-    thanks thank please lol sure cool great guys folks team like"""
-_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+# Chat filler on top of the common stopwords: a Slack thread is full of it.
+_CHAT_FILLER = frozenset(
+    [
+        "also",
+        "get",
+        "got",
+        "one",
+        "thing",
+        "things",
+        "really",
+        "think",
+        "know",
+        "yeah",
+        "yes",
+        "ok",
+        "okay",
+        "hey",
+        "hi",
+        "thanks",
+        "thank",
+        "please",
+        "lol",
+        "sure",
+        "cool",
+        "great",
+        "guys",
+        "folks",
+        "team",
+        "like",
+    ]
+)
+_STOPWORDS = STOPWORDS | _CHAT_FILLER
 # Words that signal a problem or an ask: sentences carrying them are what the summary is for.
 _PAIN_WORDS_TEXT = """can't cannot cant unable impossible need needs needed want wants wanted wish missing lack
     lacks lacking without slow slower fail fails failed failing failure error errors broken
