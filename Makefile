@@ -41,5 +41,11 @@ ui: install
 bench-smoke: install
 	$(BIN)/python -m bench.run --smoke
 
+# Builds the image and runs deploy/docker-compose.yaml end to end (needs root for dockerd; see
+# docs/operations.md). Not part of `make test`.
+.PHONY: docker-test
+docker-test: install
+	PYBIN=$(BIN)/python deploy/docker-test.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
