@@ -547,8 +547,17 @@ def triage_items(
     b_req = aliased(Request)
     duplicates = []
     seen: set[tuple[int, int]] = set()
-    for sim, ra, rb in session.execute(
-        select(RequestRelation.similarity, a_req, b_req)
+    for sim, a_id, a_slug, a_title, a_meta, b_id, b_slug, b_title in session.execute(
+        select(
+            RequestRelation.similarity,
+            a_req.id,
+            a_req.slug,
+            a_req.title,
+            a_req.meta,
+            b_req.id,
+            b_req.slug,
+            b_req.title,
+        )
         .join(a_req, a_req.id == RequestRelation.request_id)
         .join(b_req, b_req.id == RequestRelation.related_id)
         .where(
@@ -559,16 +568,21 @@ def triage_items(
         .order_by(RequestRelation.similarity.desc(), RequestRelation.id)
         .limit(limit * 4)
     ).all():
-        if ra.id > rb.id:
-            ra, rb = rb, ra
-        if (ra.id, rb.id) in seen or _pair_kept(ra.meta, rb.id):
+        # keep_both marks both requests, so one side's meta tells.
+        pair = (min(a_id, b_id), max(a_id, b_id))
+        if pair in seen or _pair_kept(a_meta, b_id):
             continue
-        seen.add((ra.id, rb.id))
+        seen.add(pair)
+        first, second = (
+            ((a_id, a_slug, a_title), (b_id, b_slug, b_title))
+            if a_id < b_id
+            else ((b_id, b_slug, b_title), (a_id, a_slug, a_title))
+        )
         duplicates.append(
             {
                 "similarity": float(sim),
-                "a": {"id": ra.id, "slug": ra.slug, "title": ra.title},
-                "b": {"id": rb.id, "slug": rb.slug, "title": rb.title},
+                "a": {"id": first[0], "slug": first[1], "title": first[2]},
+                "b": {"id": second[0], "slug": second[1], "title": second[2]},
             }
         )
     duplicates.sort(key=lambda d: -d["similarity"])
