@@ -24,6 +24,7 @@ from typing import Any
 from bench.evaluation import demo_set, evaluate, format_table, retrieve
 from gtm_feedback_dagster.ai.embedders import Embedder, LocalEmbedder, OpenAIEmbedder
 from gtm_feedback_dagster.core.calibration import CalibrationParams, default_params
+from gtm_feedback_dagster.core.text import query_text
 from gtm_feedback_dagster.routing.decide import Thresholds
 
 SMOKE_SEED = 11
@@ -134,6 +135,148 @@ def throughput(entries: int, seed: int = SMOKE_SEED, batch: int | None = None) -
     }
 
 
+# --------------------------------------------------------------------------- new needs (issue 11)
+
+
+def new_needs(
+    embedder: Embedder,
+    seed: int = SMOKE_SEED,
+    removed: int = 15,
+    others: int = 150,
+    member_evidence: bool = True,
+    member_attach: bool = False,
+    params: CalibrationParams | None = None,
+    thresholds: Thresholds | None = None,
+) -> dict[str, Any]:
+    """One need, one request: `removed` requests (with >= 3 entries each) are taken out of the
+    catalogue and their entries routed, in id order, as one batch together with `others` entries
+    of the rest — the way `route_batch` does it: decided against the catalogue as of the batch
+    start plus the requests created earlier in the batch. Reports requests created per removed
+    need, entries of a removed need attached to an existing (wrong) request, and what the other
+    entries did. `member_evidence`: a request created in the batch is also matched through the
+    entries already on it (best of its text and their vectors), as the engine does;
+    `member_attach`: such a match may auto-attach (else it is asked about, as the engine does —
+    entry-to-entry cosine runs higher than entry-to-request, so the calibration over-trusts it)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from bench.evaluation import retrieve as _retrieve
+    from gtm_feedback_dagster.core.text import request_text
+    from gtm_feedback_dagster.routing.candidates import RequestInfo, ScoredCandidate
+    from gtm_feedback_dagster.routing.confidence import CalibratedScorer
+    from gtm_feedback_dagster.routing.decide import decide_calibrated
+    from gtm_feedback_dagster.routing.drafting import deterministic_draft
+
+    params = params or default_params()
+    thresholds = thresholds or Thresholds()
+    scorer = CalibratedScorer(params)
+    data = demo_set(seed)
+    found = _retrieve(embedder, data)
+    entry_vectors = embedder.embed([query_text(t) for t in data.entries])
+    rng = np.random.default_rng(0)
+    counts = np.bincount(data.truth[data.truth >= 0], minlength=len(data.titles))
+    eligible = np.flatnonzero(counts >= 3)
+    gone = set(int(i) for i in rng.choice(eligible, removed, replace=False))
+    need_rows = [i for i, t in enumerate(data.truth) if int(t) in gone]
+    rest = [i for i, t in enumerate(data.truth) if int(t) not in gone]
+    batch = sorted(need_rows + [int(i) for i in rng.choice(rest, others, replace=False)])
+    keep = np.array([i not in gone for i in range(len(data.titles))])
+    infos = {
+        i: RequestInfo(i, data.titles[i], data.descriptions[i], f"r{i}", "open", ("a",))
+        for i in range(len(data.titles))
+    }
+    created: list[int] = []  # ids of requests created in the batch (>= len(titles))
+    owner: dict[int, int | None] = {}  # created id -> the removed need it was created for
+    member_ids: list[int] = []
+    member_vecs: list[np.ndarray] = []
+    created_vecs: list[np.ndarray] = []
+    outcome: dict[int, tuple[str, int | None]] = {}
+    for row in batch:
+        q = entry_vectors[row]
+        sims = found.sims[row].copy()
+        sims[~keep] = -1.0
+        top = np.argsort(-sims, kind="stable")[:50]
+        best = {int(i): float(sims[i]) for i in top}
+        for rid, vec in zip(created, created_vecs, strict=True):
+            best[rid] = max(best.get(rid, -1.0), float(vec @ q))
+        via_member: set[int] = set()
+        if member_evidence:
+            for rid, vec in zip(member_ids, member_vecs, strict=True):
+                score = float(vec @ q)
+                if score > best.get(rid, -1.0):
+                    best[rid] = score
+                    via_member.add(rid)
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:50]
+        candidates = [ScoredCandidate(infos[i], s) for i, s in ranked]
+        decision = decide_calibrated(scorer.assess(data.entries[row], candidates), thresholds)
+        if decision.tier == "attach" and decision.request_id in via_member and not member_attach:
+            text_best = {int(i): float(sims[i]) for i in top}
+            for rid, vec in zip(created, created_vecs, strict=True):
+                text_best[rid] = max(text_best.get(rid, -1.0), float(vec @ q))
+            ranked = sorted(text_best.items(), key=lambda kv: (-kv[1], kv[0]))[:50]
+            alone = decide_calibrated(
+                scorer.assess(data.entries[row], [ScoredCandidate(infos[i], s) for i, s in ranked]),
+                thresholds,
+            )
+            if (alone.tier, alone.request_id) != ("attach", decision.request_id):
+                decision = replace(decision, tier="ask")
+        if decision.tier == "new":
+            draft = deterministic_draft(data.entries[row], candidates, ["a"])
+            rid = len(data.titles) + len(created)
+            infos[rid] = RequestInfo(rid, draft.title, draft.description, f"n{rid}", "open", ("a",))
+            created.append(rid)
+            created_vecs.append(embedder.embed([request_text(draft.title, draft.description)])[0])
+            truth = int(data.truth[row])
+            owner[rid] = truth if truth in gone else None
+            member_ids.append(rid)
+            member_vecs.append(q)
+            outcome[row] = ("new", rid)
+        else:
+            outcome[row] = (decision.tier, decision.request_id)
+            if decision.request_id in owner:  # joins (or is proposed to) a batch-created request
+                member_ids.append(int(decision.request_id))
+                member_vecs.append(q)
+
+    def right(row: int, rid: int | None) -> bool:
+        truth = int(data.truth[row])
+        if rid is None:
+            return False
+        if rid < len(data.titles):
+            return rid == truth
+        return owner.get(rid) == truth and truth in gone
+
+    needs_created = {t: sum(1 for o in owner.values() if o == t) for t in gone}
+    need_attach_wrong = sum(
+        1 for r in need_rows if outcome[r][0] == "attach" and not right(r, outcome[r][1])
+    )
+    need_joined = sum(
+        1 for r in need_rows if outcome[r][0] in ("attach", "ask") and right(r, outcome[r][1])
+    )
+    other_rows = [r for r in batch if r not in set(need_rows)]
+    other_attach = [r for r in other_rows if outcome[r][0] == "attach"]
+    return {
+        "seed": seed,
+        "removed_needs": removed,
+        "need_entries": len(need_rows),
+        "other_entries": len(other_rows),
+        "member_evidence": member_evidence,
+        "member_attach": member_attach,
+        "requests_created_for_removed_needs": sum(needs_created.values()),
+        "requests_per_need": round(sum(needs_created.values()) / removed, 3),
+        "needs_without_a_request": sum(1 for v in needs_created.values() if v == 0),
+        "need_entries_joined_their_new_request": need_joined,
+        "need_entries_attached_wrong": need_attach_wrong,
+        "need_entries_asked": sum(1 for r in need_rows if outcome[r][0] == "ask"),
+        "other_attach": len(other_attach),
+        "other_attach_precision": round(
+            sum(right(r, outcome[r][1]) for r in other_attach) / max(1, len(other_attach)), 4
+        ),
+        "other_new": sum(1 for r in other_rows if outcome[r][0] == "new"),
+        "requests_created": len(created),
+    }
+
+
 def embedders() -> list[Embedder]:
     found: list[Embedder] = [LocalEmbedder()]
     key = (os.environ.get("OPENAI_API_KEY") or "").strip()
@@ -163,7 +306,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--throughput", type=int, metavar="N", help="time routing N entries instead"
     )
     parser.add_argument("--batch", type=int, default=None, help="batch size for --throughput")
+    parser.add_argument(
+        "--new-needs",
+        type=int,
+        metavar="K",
+        help="one need, one request: remove K requests and route their entries as one batch",
+    )
     args = parser.parse_args(argv)
+    if args.new_needs:
+        embedder = LocalEmbedder()
+        for evidence, attach in ((False, False), (True, True), (True, False)):
+            print(json.dumps(new_needs(embedder, args.seed, args.new_needs, 150, evidence, attach)))
+        return 0
     if args.throughput:
         print(json.dumps(throughput(args.throughput, args.seed, args.batch), indent=2))
         return 0

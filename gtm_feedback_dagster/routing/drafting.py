@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gtm_feedback_dagster.ai.llm import ChatLLM, draft_request
+from gtm_feedback_dagster.core.calibration import content_words
 from gtm_feedback_dagster.routing.candidates import ScoredCandidate
 
 log = logging.getLogger(__name__)
@@ -335,10 +336,14 @@ def draft_description(pain: str) -> str:
 
 
 def vote_areas(
-    candidates: Sequence[ScoredCandidate], all_area_slugs: Sequence[str]
+    candidates: Sequence[ScoredCandidate],
+    all_area_slugs: Sequence[str],
+    pain: str = "",
+    area_texts: Mapping[str, str] | None = None,
 ) -> tuple[str, ...]:
-    """The area most common among the nearest requests (ties: higher summed similarity, then
-    slug); the first area when there are no neighbours."""
+    """The area of the evidence: the one most common among the nearest requests (ties: higher
+    summed similarity), else — no neighbours — the area whose own name and description share
+    the most content words with the entry; the first area only when nothing tells them apart."""
     votes: Counter[str] = Counter()
     weight: Counter[str] = Counter()
     for cand in candidates[:AREA_VOTE_DEPTH]:
@@ -346,11 +351,20 @@ def vote_areas(
             if slug in all_area_slugs:
                 votes[slug] += 1
                 weight[slug] += cand.similarity
+    words = content_words(pain) if pain and area_texts else frozenset()
+    described: dict[str, float] = {}
+    if words and area_texts:
+        for slug in all_area_slugs:
+            area_words = content_words(area_texts.get(slug, ""))
+            described[slug] = len(words & area_words) / max(1, len(area_words)) ** 0.5
     if votes:
-        best = sorted(votes, key=lambda s: (-votes[s], -weight[s], s))[0]
+        best = sorted(votes, key=lambda s: (-votes[s], -weight[s], -described.get(s, 0.0), s))[0]
         return (best,)
     if not all_area_slugs:
         raise ValueError("cannot create a request: there are no product areas yet")
+    if described and max(described.values()) > 0:
+        order = {slug: i for i, slug in enumerate(all_area_slugs)}
+        return (sorted(all_area_slugs, key=lambda s: (-described[s], order[s]))[0],)
     return (all_area_slugs[0],)
 
 
@@ -359,11 +373,12 @@ def deterministic_draft(
     candidates: Sequence[ScoredCandidate],
     all_area_slugs: Sequence[str],
     names: Sequence[str] = (),
+    area_texts: Mapping[str, str] | None = None,
 ) -> Draft:
     return Draft(
         title=draft_title(pain, names),
         description=draft_description(pain),
-        area_slugs=vote_areas(candidates, all_area_slugs),
+        area_slugs=vote_areas(candidates, all_area_slugs, pain, area_texts),
         method="deterministic",
     )
 
@@ -381,7 +396,8 @@ def draft_new_request(
     validated like the deterministic one (`title_problems`: no names, no markup, no sales-note
     opener, no instructions) and the deterministic title replaces it when it fails."""
     slugs = [a[0] for a in areas]
-    fallback = deterministic_draft(pain, candidates, slugs, names)
+    texts = {slug: f"{name}. {description}" for slug, name, description in areas}
+    fallback = deterministic_draft(pain, candidates, slugs, names, texts)
     if llm is not None:
         drafted = draft_request(llm, pain, areas)
         if drafted is not None:

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,9 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from gtm_feedback_dagster.ai.embedders import Embedder, EmbeddingError, query_text, request_text
+from gtm_feedback_dagster.ai.embedders import Embedder, EmbeddingError
 from gtm_feedback_dagster.ai.llm import ChatLLM
 from gtm_feedback_dagster.config import Settings
+from gtm_feedback_dagster.core.text import query_text, request_text
 from gtm_feedback_dagster.routing.apply import (
     Applied,
     EntrySnapshot,
@@ -52,7 +53,7 @@ from gtm_feedback_dagster.routing.decide import Decision, Thresholds, decide
 from gtm_feedback_dagster.routing.drafting import draft_new_request
 from gtm_feedback_dagster.routing.search import ensure_request_vectors
 from gtm_feedback_dagster.store.schema import ProductArea
-from gtm_feedback_dagster.vectors.base import VectorIndex, VectorIndexError
+from gtm_feedback_dagster.vectors.base import VectorHit, VectorIndex, VectorIndexError
 
 log = logging.getLogger(__name__)
 
@@ -218,19 +219,39 @@ def route_batch(
     # Vectors of requests created in this batch, grown in place: re-stacking a list per entry
     # cost O(created) copies for every entry of the batch.
     created_matrix = np.zeros((len(routable), queries.shape[1]), dtype=np.float32)
+    # One need, one request: a request created in this batch is also matched through the
+    # entries already on it (created it, attached or proposed to it) — the best of its drafted
+    # text and their vectors — so the next entry of the same new need finds it.
+    member_ids: list[int] = []
+    member_matrix = np.zeros((len(routable), queries.shape[1]), dtype=np.float32)
+    created_set: set[int] = set()
     for entry, query, hits in zip(routable, queries, hit_lists, strict=True):
         try:
             extra = hits_against(query, created_ids, created_matrix[: len(created_ids)])
-            merged = merge_hits(hits, extra)[:ROUTING_TOP_K]
+            members = hits_against(query, member_ids, member_matrix[: len(member_ids)])
+            merged = merge_hits(hits, extra, members)[:ROUTING_TOP_K]
             candidates, unknown = resolve_candidates(merged, infos)
             report.stale_hits += len(unknown)
             decision = decide(entry.pain, candidates, env.scorer, env.thresholds, env.llm)
+            if _rests_on_members(decision, merged, members):
+                # Attach only when the request's own text attaches it too; else ask.
+                text_only, _ = resolve_candidates(merge_hits(hits, extra)[:ROUTING_TOP_K], infos)
+                alone = decide(entry.pain, text_only, env.scorer, env.thresholds, env.llm)
+                if (alone.tier, alone.request_id) != ("attach", decision.request_id):
+                    note = "matched through another entry of this batch; asked"
+                    decision = replace(
+                        decision, tier="ask", details={**decision.details, "note": note}
+                    )
             outcome, new_vector = _apply(env, entry, decision, candidates, infos, areas)
             if outcome.created_request is not None and new_vector is not None:
                 info = outcome.created_request
                 infos[info.id] = info
                 created_matrix[len(created_ids)] = new_vector
                 created_ids.append(info.id)
+                created_set.add(info.id)
+            if outcome.request_id in created_set and outcome.tier in ("attach", "ask", "new"):
+                member_matrix[len(member_ids)] = query
+                member_ids.append(int(outcome.request_id))
             report.outcomes.append(
                 EntryOutcome(
                     entry.id,
@@ -251,6 +272,20 @@ def route_batch(
     if env.llm is not None:
         report.llm_tokens = {k: v - llm_before.get(k, 0) for k, v in env.llm.usage.items()}
     return report
+
+
+def _rests_on_members(
+    decision: Decision, merged: Sequence[VectorHit], member_hits: Sequence[VectorHit]
+) -> bool:
+    """An attach whose request scored through another entry of this batch rather than its own
+    text. Entry-to-entry cosine runs higher than the entry-to-request cosine the calibration was
+    fitted on, so it over-trusts it (bench/routing_quality.py --new-needs: 5 wrong attaches of 145
+    need entries instead of 1); such an attach stands only if the text alone attaches it too."""
+    if decision.tier != "attach" or decision.method != "calibrated" or not member_hits:
+        return False
+    member = max((h.score for h in member_hits if h.id == decision.request_id), default=None)
+    best = next((h.score for h in merged if h.id == decision.request_id), None)
+    return member is not None and best is not None and member >= best
 
 
 def _alternatives(decision: Decision, infos: dict[int, RequestInfo]) -> list[RequestInfo]:

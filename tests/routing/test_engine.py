@@ -214,3 +214,27 @@ def test_entries_are_given_up_after_too_many_runs(
     report = route_batch(make_env(sqlite_url, local_embedder), [stuck])
     assert report.counts["failed"] == 1
     assert "did not finish after 5 runs" in (entry(sqlite_url, stuck).error or "")
+
+
+def test_one_new_need_in_one_batch_becomes_one_request(
+    sqlite_url: str, local_embedder: LocalEmbedder, make_env: EnvFactory
+) -> None:
+    """Issue 11 item 4: entries of one batch describing the same new need become one request
+    (a later entry is matched through the earlier entries too), and a rerun changes nothing."""
+    seeded = seed_requests(sqlite_url)
+    texts = [
+        "Sales reps want a mobile app that keeps working offline on planes.",
+        "Our field reps need an offline mode in a phone app for when they travel.",
+        "Reps on flights can't use the product: a mobile app that works offline, please.",
+    ]
+    db_url = sqlite_url
+    ids = [add_entry(db_url, t, seeded.bob) for t in texts]
+    env = make_env(db_url, local_embedder)
+    report = route_batch(env, ids)
+    with session_scope(db_url) as s:
+        created = s.scalar(
+            select(func.count()).select_from(Request).where(Request.created_by_routing)
+        )
+    assert created == 1, [(o.tier, o.request_id, o.confidence) for o in report.outcomes]
+    again = route_batch(env, ids)
+    assert again.outcomes == []

@@ -173,3 +173,15 @@ def test_a_failing_llm_title_falls_back(
     assert draft.title != llm_title and draft.method == "llm+title"
     assert not title_problems(draft.title, ("Acme",))
     assert "hacked" not in draft.title.lower() and "acme" not in draft.title.lower()
+
+
+def test_a_new_request_without_neighbours_gets_the_area_its_text_describes() -> None:
+    from gtm_feedback_dagster.routing.drafting import vote_areas
+
+    texts = {
+        "dashboards": "Dashboards. Charts and reports",
+        "security": "Security. SSO, audit logs",
+    }
+    slugs = ["dashboards", "security"]
+    assert vote_areas([], slugs, "They need audit logs for SSO logins.", texts) == ("security",)
+    assert vote_areas([], slugs, "Something unrelated entirely.", texts) == ("dashboards",)
