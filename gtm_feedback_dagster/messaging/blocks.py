@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gtm_feedback_dagster.core.money import format_arr
-from gtm_feedback_dagster.core.validation import severity_label
+from gtm_feedback_dagster.core.validation import severity_label, strip_controls
 
 Blocks = list[dict[str, Any]]
 
@@ -23,39 +23,83 @@ APPROVAL_DECLINE_ACTION_ID = "feedback_match_approval_decline"
 APPROVAL_VALUE_PREFIX = "feedback_match_approval"
 
 _QUOTE_MAX_CHARS = 600
-_SECTION_MAX_CHARS = 3000  # Slack's limit for a section's text
+_LABEL_MAX_CHARS = 300  # a link label (a request title): long enough to read, short of limits
+_SECTION_MAX_CHARS = 3000  # Slack's limit for a section's (and a mrkdwn text object's) text
+TEXT_MAX_CHARS = 3000  # the top-level `text` fallback, held to the same length
+ELLIPSIS = "…"
+EMPTY_TEXT = "(no text)"
 
 
 # ---------------------------------------------------------------------------- helpers
 
 
 def escape_mrkdwn(text: str) -> str:
-    """Slack needs &, < and > escaped in mrkdwn text; everything else is literal."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Customer text made literal in mrkdwn: &, < and > escaped (so `<!channel>`, `<url|x>` and
+    `&amp;` stay text), and control characters and bidirectional overrides (U+202E, which would
+    reverse what follows, our links included) removed."""
+    return strip_controls(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def request_url(app_url: str, slug: str) -> str:
     return f"{app_url.rstrip('/')}/requests/{slug}"
 
 
+def shorten(text: str, max_chars: int) -> str:
+    """Raw (unescaped) text cut at a word boundary to at most `max_chars`, with "…"."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max_chars - 1]
+    head = cut.rsplit(" ", 1)[0] if " " in cut[max_chars // 2 :] else cut
+    return head.rstrip() + ELLIPSIS
+
+
+def truncate_mrkdwn(text: str, max_chars: int = _SECTION_MAX_CHARS) -> str:
+    """Our mrkdwn cut to at most `max_chars`, never inside a `<url|label>` link or mention nor
+    inside an `&amp;`-style entity, with "…" when anything was cut. Safe because customer text is
+    escaped: every `<` and `&` left in the text opens markup of our own."""
+    if len(text) <= max_chars:
+        return text
+    head = text[: max_chars - len(ELLIPSIS)]
+    open_angle = head.rfind("<")
+    if open_angle > head.rfind(">"):  # inside <…>: drop the whole link
+        head = head[:open_angle]
+    amp = head.rfind("&")
+    if amp != -1 and ";" not in head[amp:]:  # inside &amp; / &lt; / &gt;
+        head = head[:amp]
+    return head + ELLIPSIS
+
+
 def link(url: str, label: str) -> str:
-    """A mrkdwn link; `|` would end the label early, so it becomes a look-alike."""
-    return f"<{url}|{escape_mrkdwn(label).replace('|', '∣')}>"
+    """A mrkdwn link; `|` would end the label early, so it becomes a look-alike. A huge label is
+    shortened so the link always fits in a section."""
+    label = escape_mrkdwn(shorten(" ".join(label.split()), _LABEL_MAX_CHARS)) or EMPTY_TEXT
+    return f"<{url}|{label.replace('|', '∣')}>"
+
+
+def plain_title(title: str) -> str:
+    """A request title for the top-level `text` fallback: escaped and shortened."""
+    return escape_mrkdwn(shorten(" ".join(title.split()), _LABEL_MAX_CHARS))
 
 
 def _quote(text: str, max_chars: int = _QUOTE_MAX_CHARS) -> str:
-    text = " ".join(text.split())
-    if len(text) > max_chars:
-        text = text[: max_chars - 1].rsplit(" ", 1)[0] + "…"
-    return "> " + escape_mrkdwn(text)
+    return "> " + escape_mrkdwn(shorten(" ".join(text.split()), max_chars))
+
+
+def _mrkdwn(text: str, max_chars: int = _SECTION_MAX_CHARS) -> str:
+    """Slack refuses an empty text object (`invalid_blocks`): a blank one says so instead."""
+    return truncate_mrkdwn(text, max_chars) if text.strip() else EMPTY_TEXT
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:_SECTION_MAX_CHARS]}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(text)}}
 
 
 def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:_SECTION_MAX_CHARS]}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _mrkdwn(text)}]}
+
+
+def _fallback(text: str) -> str:
+    return _mrkdwn(text, TEXT_MAX_CHARS)
 
 
 def _feedback_context(customer_pain: str, severity: str | None) -> dict[str, Any]:
@@ -78,7 +122,10 @@ def confirmation_message(
         f"We found this request, your feedback was added automatically: *{link(url, request_title)}*. "
         "You now follow it and will hear when it ships."
     )
-    text = f"We found this request, your feedback was added automatically: {request_title} ({url})"
+    text = _fallback(
+        "We found this request, your feedback was added automatically: "
+        f"{plain_title(request_title)} ({url})"
+    )
     blocks: Blocks = [
         _section(headline),
         _feedback_context(customer_pain, severity),
@@ -135,7 +182,7 @@ def approval_request_message(
     )
     text = (
         "Would you like to add your feedback to this existing feature request? "
-        f"{request_title} ({url})"
+        f"{plain_title(request_title)} ({url})"
     )
     others = [(t, request_url(app_url, s)) for t, s in list(other_candidates)[:2]]
     blocks: Blocks = [_section(question)]
@@ -146,7 +193,8 @@ def approval_request_message(
                 + ", ".join(link(other_url, title) for title, other_url in others)
             )
         )
-        text += "; other close requests: " + ", ".join(f"{t} ({u})" for t, u in others)
+        text += "; other close requests: " + ", ".join(f"{plain_title(t)} ({u})" for t, u in others)
+    text = _fallback(text)
     blocks += [
         _feedback_context(customer_pain, severity),
         {
@@ -185,7 +233,10 @@ def new_request_created_message(
         f"No existing request covered your feedback, so a new feature request was created: "
         f"*{link(url, request_title)}*. You follow it and will hear when it ships."
     )
-    text = f"A new feature request was created from your feedback: {request_title} ({url})"
+    text = _fallback(
+        f"A new feature request was created from your feedback: {plain_title(request_title)} "
+        f"({url})"
+    )
     blocks: Blocks = [
         _section(headline),
         _feedback_context(customer_pain, severity),
@@ -242,7 +293,7 @@ def approval_decision_message(
     """The approval DM after the decision: its question (our own mrkdwn, taken from the queued
     message) plus the outcome, buttons gone."""
     body = question or escape_mrkdwn(fallback)
-    text = f"{status_line} {escape_mrkdwn(fallback)}"[:3000]
+    text = _fallback(f"{status_line} {escape_mrkdwn(fallback)}")
     return text, [_section(body), _context(status_line)]
 
 
@@ -268,8 +319,8 @@ def reminder_message(app_url: str, request_title: str, request_slug: str) -> tup
         "Add the customers who asked for it (account and severity), so it can be prioritised "
         "by the revenue behind it."
     )
-    text = (
-        f"Your feature request {escape_mrkdwn(request_title)} has no customer feedback yet: "
+    text = _fallback(
+        f"Your feature request {plain_title(request_title)} has no customer feedback yet: "
         f"add the customers who asked for it. {url}"
     )
     return text, [_section(headline), _button_link(url, "Add feedback", "add_feedback_link")]
@@ -282,7 +333,9 @@ def shipped_message(app_url: str, request_title: str, request_slug: str) -> tupl
         f"🎉 *{link(url, request_title)}* has shipped! Thanks for your feedback and your "
         "patience — now is a great time to tell your customers."
     )
-    text = f"🎉 {escape_mrkdwn(request_title)} has shipped! Thanks for your feedback. {url}"
+    text = _fallback(
+        f"🎉 {plain_title(request_title)} has shipped! Thanks for your feedback. {url}"
+    )
     return text, [
         _section(headline),
         _button_link(url, "View feature request", "view_feature_request"),
@@ -297,7 +350,9 @@ def shipped_firehose_message(
     people = f"{followers} follower{'s' if followers != 1 else ''}"
     headline = f"🚀 Shipped: *{link(url, request_title)}*"
     details = f"{people} · {format_arr(arr)} ARR asked for it"
-    text = f"🚀 Shipped: {escape_mrkdwn(request_title)} ({people}, {format_arr(arr)} ARR) {url}"
+    text = _fallback(
+        f"🚀 Shipped: {plain_title(request_title)} ({people}, {format_arr(arr)} ARR) {url}"
+    )
     return text, [_section(headline), _context(details)]
 
 
@@ -314,13 +369,13 @@ def entry_firehose_message(
 ) -> tuple[str, Blocks]:
     """Post in an area's firehose channel when a new entry lands on one of its requests."""
     url = f"{request_url(app_url, request_slug)}?eid={entry_id}"
-    account = escape_mrkdwn(account_name or "Unknown account")
+    account = plain_title(account_name or "Unknown account")
     headline = f"📣 New feedback on *{link(url, request_title)}*"
     details = f"{severity_label(severity)} · *{account}* ({format_arr(account_arr)} ARR)"
     if submitter_name:
-        details += f" · from {escape_mrkdwn(submitter_name)}"
-    text = (
-        f"New feedback on {escape_mrkdwn(request_title)}: {severity_label(severity)} from "
+        details += f" · from {plain_title(submitter_name)}"
+    text = _fallback(
+        f"New feedback on {plain_title(request_title)}: {severity_label(severity)} from "
         f"{account} {url}"
     )
     return text, [_section(headline), _context(details), _section(_quote(customer_pain))]
@@ -328,25 +383,25 @@ def entry_firehose_message(
 
 def shipped_result_text(request_title: str, notified: int, followers: int) -> str:
     """The final answer to `/shipped`."""
-    text = f"🚀 *{escape_mrkdwn(request_title)}* is now marked as shipped."
+    text = f"🚀 *{plain_title(request_title)}* is now marked as shipped."
     if followers == 0:
         return text + " It has no followers to notify."
     return text + f" Notified {notified} of {followers} follower{'s' if followers != 1 else ''}."
 
 
 def already_shipped_text(request_title: str) -> str:
-    return f'"{escape_mrkdwn(request_title)}" is already marked as shipped.'
+    return f'"{plain_title(request_title)}" is already marked as shipped.'
 
 
 def invalid_shipped_url_text(app_url: str) -> str:
     return (
-        "Invalid feedback URL. Use `/shipped <feature request link>`, e.g. "
-        f"`/shipped {request_url(app_url, '<slug>')}`."
+        "Invalid feedback URL. Use `/shipped &lt;feature request link&gt;`, e.g. "
+        f"`/shipped {request_url(app_url, '&lt;slug&gt;')}`."
     )
 
 
 def feedback_invalid_text(problems: str) -> str:
-    return (
+    return _fallback(
         f"Your feedback could not be filed: {escape_mrkdwn(problems)}. It is kept; please resubmit."
     )
 
@@ -451,7 +506,7 @@ def approved_confirmation_message(
         f"Done: your feedback was added to *{link(url, request_title)}*. "
         "You now follow it and will hear when it ships."
     )
-    text = f"Your feedback was added to {escape_mrkdwn(request_title)} ({url})"
+    text = _fallback(f"Your feedback was added to {plain_title(request_title)} ({url})")
     return text, [
         _section(headline),
         _feedback_context(customer_pain, severity),
