@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 16 * 1024
+TRIAGE_LIMIT = 25  # items per triage section, oldest / strongest first
 LIST_CACHE_SECONDS = 30.0  # the list's orderings (views.OrderCache); detail pages are live
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -100,12 +101,17 @@ def _env() -> Environment:
     return env
 
 
+_MD: Any = None
+
+
 def _markdown(text: str) -> Markup:
     """Report Markdown to HTML with raw HTML escaped (html=False) and only safe link schemes."""
-    from markdown_it import MarkdownIt
+    global _MD
+    if _MD is None:
+        from markdown_it import MarkdownIt
 
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-    return Markup(md.render(clean(text)))
+        _MD = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    return Markup(_MD.render(clean(text)))
 
 
 class WebApp:
@@ -450,7 +456,7 @@ class WebApp:
 
     def triage(self, request: Request, who: Identity) -> Response:
         with self.runtime.session() as session:
-            items = views.triage_items(session)
+            items = views.triage_items(session, limit=TRIAGE_LIMIT)
         done = request.query_params.get("done")
         return self.page(
             request, "triage.html", who, items=items, done=clean(done)[:200] if done else None
