@@ -10,7 +10,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from gtm_feedback_dagster.analytics.data import get_area, update_area_graph
+from gtm_feedback_dagster.analytics.data import get_area
+from gtm_feedback_dagster.analytics.graph import update_area_graph
 from gtm_feedback_dagster.analytics.render import markdown_table
 from gtm_feedback_dagster.core.request_graph import (
     DEFAULT_BLOCK_SIZE,
