@@ -3,8 +3,11 @@
 Both sit behind `Authorization: Bearer <GTM_FEEDBACK_API_TOKEN>`. Without a configured token the
 API answers 503 instead of running open. Bad input always gets a 4xx with the reasons, never a
 500: 400 malformed JSON, 401 bad or missing token, 413 body over 64 KiB (refused before it is
-read whole), 415 not JSON, 422 validation errors. An invalid but well-formed entry whose
-submitter resolves is stored `invalid` with the reasons as well, so it is not lost.
+read whole), 415 not JSON, 422 validation errors (the body's JSON types are checked by the
+pydantic model `intake.schemas.FeedbackIn`, the values by the feedback validator). An invalid
+but well-formed entry whose submitter resolves is stored `invalid` with the reasons as well, so
+it is not lost. `GET /openapi.json` (no token: it holds no data) is the OpenAPI 3.1 document of
+the service's JSON API, built from the models' JSON schema.
 
 Idempotency: with `external_id`, the same call stored twice returns the first entry (200); the
 same `external_id` with other content answers 409 with the stored entry's id (nothing changes).
@@ -37,6 +40,7 @@ from gtm_feedback_dagster.core.validation import as_db_id
 from gtm_feedback_dagster.feedback.entries import entry_detail
 from gtm_feedback_dagster.feedback.submission import StoredFeedback, store_feedback
 from gtm_feedback_dagster.feedback.validate import prepare_feedback
+from gtm_feedback_dagster.intake.schemas import openapi_document, parse_feedback_body
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Feedback
@@ -44,7 +48,6 @@ from gtm_feedback_dagster.store.schema import Feedback
 API_TOKEN_ENV = "GTM_FEEDBACK_API_TOKEN"
 API_SOURCE = "api"
 MAX_BODY_BYTES = 64 * 1024
-MAX_EXTERNAL_ID_CHARS = 300
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY_CHARS = 200
 
@@ -92,27 +95,6 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-def _shape_problems(payload: dict[str, Any]) -> list[str]:
-    problems: list[str] = []
-    for name in ("severity", "account", "submitter", "opportunity"):
-        value = payload.get(name)
-        if value is not None and not isinstance(value, str | int):
-            problems.append(f"{name} must be a string")
-    links = payload.get("links")
-    if links is not None and not (
-        isinstance(links, str)
-        or (isinstance(links, list) and all(isinstance(x, str) for x in links))
-    ):
-        problems.append("links must be a list of URLs")
-    external_id = payload.get("external_id")
-    if external_id is not None:
-        if not isinstance(external_id, str | int) or isinstance(external_id, bool):
-            problems.append("external_id must be a string")
-        elif not str(external_id).strip() or len(str(external_id)) > MAX_EXTERNAL_ID_CHARS:
-            problems.append(f"external_id must be 1 to {MAX_EXTERNAL_ID_CHARS} characters")
-    return problems
-
-
 def body_hash(payload: dict[str, Any]) -> str:
     """The idempotency fingerprint of a body: the same JSON object in any key order or spacing."""
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -152,24 +134,23 @@ def submit_payload(
     Keys (see the module docstring): the body's `external_id`, else `idem:<Idempotency-Key>`,
     else, for an invalid entry only, `invalid:<body hash>` so a retried bad body is stored once.
     """
-    shape = _shape_problems(payload)
+    body, shape = parse_feedback_body(payload)
     key_problem = idempotency_problem(idempotency_key)
     if key_problem:
         shape.append(key_problem)
-    if shape:
+    if body is None or shape:
         return 422, {"error": "validation failed", "errors": shape}
-    external_id = payload.get("external_id")
-    external_id = str(external_id).strip() if external_id is not None else None
+    external_id = str(body.external_id).strip() if body.external_id is not None else None
     if external_id is None and idempotency_key is not None:
         external_id = f"idem:{idempotency_key}"
     fingerprint = body_hash(payload)
     record = {
-        "customer_pain": payload.get("customer_pain", payload.get("text")),
-        "severity": payload.get("severity"),
-        "account": payload.get("account"),
-        "submitter": payload.get("submitter"),
-        "opportunity": payload.get("opportunity"),
-        "links": payload.get("links"),
+        "customer_pain": payload.get("customer_pain", body.text),
+        "severity": body.severity,
+        "account": body.account,
+        "submitter": body.submitter,
+        "opportunity": body.opportunity,
+        "links": body.links,
     }
     with session_scope(settings.database_url) as session:
         if idempotency_key is not None:
@@ -307,7 +288,12 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
             return _error(404, f"no entry {entry_id}")
         return JSONResponse(detail)
 
+    async def openapi(request: Request) -> JSONResponse:
+        # Unauthenticated: the document holds no data, and clients and fuzzers start from it.
+        return JSONResponse(openapi_document(settings.app_url or None))
+
     return [
         Route("/api/feedback", post_feedback, methods=["POST"]),
         Route("/api/feedback/{entry_id}", get_feedback, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"], name="openapi"),
     ]

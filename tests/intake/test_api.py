@@ -492,3 +492,72 @@ def test_concurrent_retries_with_one_idempotency_key_store_one_entry(
     assert stored and all(a == stored[0] for a in stored), answers
     assert stored[0][0] == 201  # type: ignore[index]
     assert len(_entries(both_url)) == 1
+
+
+# ---------------------------------------------------------------------------- OpenAPI
+
+
+def _refs(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def test_openapi_document_parses_and_names_every_api_route(client: TestClient) -> None:
+    response = client.get("/openapi.json")  # no token: the document holds no data
+    assert response.status_code == 200
+    doc = json.loads(response.text)
+    assert doc["openapi"] == "3.1.0" and doc["info"]["title"]
+    served = {
+        route.path: {m.lower() for m in (route.methods or ())} - {"head"}
+        for route in client.app.routes  # type: ignore[attr-defined]
+        if isinstance(route, Route)
+        and (route.path.startswith("/api/") or route.path in ("/healthz", "/openapi.json"))
+    }
+    assert {"/api/feedback", "/api/feedback/{entry_id}", "/api/search", "/healthz"} <= set(served)
+    assert {path: set(ops) for path, ops in doc["paths"].items()} == served
+    schemas = doc["components"]["schemas"]
+    for ref in _refs(doc):
+        assert ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] in schemas, ref
+    for path, operations in doc["paths"].items():
+        for operation in operations.values():
+            assert operation["responses"], path
+            if operation.get("security"):
+                assert "401" in operation["responses"], path
+    body = schemas["FeedbackIn"]
+    assert set(VALID) <= set(body["properties"]) and body["additionalProperties"] is True
+
+
+def test_openapi_limits_match_the_handlers() -> None:
+    from gtm_feedback_dagster.intake import schemas, search_api
+
+    assert schemas.MAX_SEARCH_LIMIT == search_api.MAX_LIMIT
+    doc = schemas.openapi_document()
+    (limit,) = [p for p in doc["paths"]["/api/search"]["get"]["parameters"] if p["name"] == "limit"]
+    assert limit["schema"]["maximum"] == search_api.MAX_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"account": 1.5, "links": [1], "external_id": True}, 3),
+        ({"severity": ["high"], "external_id": "x" * 301}, 2),
+        ({"submitter": {"id": 1}, "extra": {"kept": True}}, 1),
+    ],
+)
+def test_the_body_model_gives_one_reason_per_field(body: dict[str, object], errors: int) -> None:
+    from gtm_feedback_dagster.intake.schemas import parse_feedback_body
+
+    parsed, problems = parse_feedback_body({**VALID, **body})
+    assert parsed is None and len(problems) == errors, problems
+    assert all(
+        p.endswith(("must be a string", "list of URLs", "1 to 300 characters")) for p in problems
+    )
+    parsed, problems = parse_feedback_body({**VALID, "extra": {"kept": True}, "external_id": 7})
+    assert parsed is not None and problems == [] and parsed.external_id == 7
