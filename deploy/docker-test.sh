@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 PYBIN=${PYBIN:-.venv/bin/python}
 IMAGE=${GTM_FEEDBACK_IMAGE:-gtm-feedback:test}
 BASE=${BASE_IMAGE:-local/debian-python:bookworm}
+# Debian's docker.io client has BuildKit built in (a newer client may need the buildx plugin).
+if [ -x /usr/bin/docker ]; then docker() { /usr/bin/docker "$@"; }; fi
 
 if ! docker info >/dev/null 2>&1; then
   echo "docker-test: starting dockerd (--bridge=none --iptables=false)"
