@@ -39,7 +39,7 @@ _Ref = Annotated[
 ]
 _Text = Annotated[
     Any,  # checked by the feedback validator, which stores a wrong one as an `invalid` entry
-    WithJsonSchema({"type": "string", "description": "what the customer needs and why"}),
+    WithJsonSchema({"type": ["string", "null"], "description": "what the customer needs and why"}),
 ]
 
 
