@@ -238,3 +238,18 @@ def test_one_new_need_in_one_batch_becomes_one_request(
     assert created == 1, [(o.tier, o.request_id, o.confidence) for o in report.outcomes]
     again = route_batch(env, ids)
     assert again.outcomes == []
+
+
+def test_an_attach_through_another_entry_needs_the_text_too() -> None:
+    from gtm_feedback_dagster.routing.decide import Decision
+    from gtm_feedback_dagster.routing.engine import _rests_on_members
+    from gtm_feedback_dagster.vectors.base import VectorHit
+
+    attach = Decision("attach", 7, 0.95, "r", "calibrated")
+    merged = [VectorHit(7, 0.81), VectorHit(3, 0.6)]
+    # Request 7 scored 0.81 through an entry of this batch, 0.55 through its own text.
+    assert _rests_on_members(attach, merged, [VectorHit(7, 0.81)])
+    assert not _rests_on_members(attach, merged, [VectorHit(7, 0.50)])  # its text was better
+    assert not _rests_on_members(attach, merged, [])
+    ask = Decision("ask", 7, 0.6, "r", "calibrated")
+    assert not _rests_on_members(ask, merged, [VectorHit(7, 0.81)])
