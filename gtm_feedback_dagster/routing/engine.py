@@ -3,7 +3,10 @@
 load batch → every searchable request has a current vector (missing ones embedded, cheap when
 none) → the whole batch embedded in ONE call → one index search (top 50 each) → per entry, in
 order: decide (LLM judge or calibrated) and apply in its own transaction. A request created for an
-entry is embedded, stored and indexed at once, and later entries of the batch see it.
+entry is embedded, stored and indexed at once, and later entries of the batch see it — through
+its drafted text and through the batch's entries already on it (an attach that rests only on the
+latter is asked instead), so one new need in one batch becomes one request. The batch is decided
+against the catalogue as of its start plus the requests created earlier in it, in id order.
 
 Failures: a transient one (network, 429/5xx after the clients' retries, a dropped database
 connection) propagates, so the caller (a Dagster op with a RetryPolicy) retries the batch —
