@@ -14,6 +14,7 @@ from gtm_feedback_dagster.commands.intake import ready_settings
 from gtm_feedback_dagster.commands.output import format_table, to_json
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.messaging import outbox as ob
+from gtm_feedback_dagster.messaging.delivery import deliver_outbox
 from gtm_feedback_dagster.messaging.slack_client import build_slack_client, classify_error
 from gtm_feedback_dagster.slack.inbox import store_inbox
 from gtm_feedback_dagster.slack.payloads import approval_action
@@ -120,7 +121,7 @@ def outbox_send(limit: int) -> None:
     client = build_slack_client(settings)
     if client is None:
         raise click.ClickException("SLACK_BOT_TOKEN is not set: nothing can be sent")
-    report = ob.deliver_outbox(settings.database_url, client, limit=limit)
+    report = deliver_outbox(settings.database_url, client, limit=limit)
     click.echo(report.summary())
     for message_id, code in report.errors.items():
         click.echo(f"  #{message_id}: {code}")
@@ -240,7 +241,7 @@ def _decide(approval_id: int, decision: str, now: bool) -> None:
     client = rt.slack = build_slack_client(settings)
     assert inbox_id is not None
     report = resolve_inbox(rt, [inbox_id])
-    delivery = ob.deliver_outbox(settings.database_url, client)
+    delivery = deliver_outbox(settings.database_url, client)
     if inbox_id in report.errors:
         click.echo(f"error: {report.errors[inbox_id]}", err=True)
         sys.exit(1)

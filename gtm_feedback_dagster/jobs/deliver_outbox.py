@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from gtm_feedback_dagster.config import Settings
-from gtm_feedback_dagster.messaging.outbox import deliver_outbox
+from gtm_feedback_dagster.messaging.delivery import deliver_outbox
 from gtm_feedback_dagster.resources.slack import SlackResource
 from gtm_feedback_dagster.resources.store import StoreResource
 

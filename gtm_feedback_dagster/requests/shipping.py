@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from gtm_feedback_dagster.messaging import blocks
-from gtm_feedback_dagster.messaging.outbox import SENT, deliver_outbox, ids_for_keys
+from gtm_feedback_dagster.messaging.delivery import deliver_outbox
+from gtm_feedback_dagster.messaging.outbox import SENT, ids_for_keys
 from gtm_feedback_dagster.messaging.replies import Done, Reply, queue_reply
 from gtm_feedback_dagster.notifications.shipped import queue_shipped_notices, shipped_keys
 from gtm_feedback_dagster.runtime import Runtime

@@ -58,7 +58,7 @@ def test_approve_click_is_applied_and_the_dm_updated_in_one_run(
     world = seed_world(db_url)
     assert world.approval_id is not None and world.entry_id is not None
     # The approval DM went out earlier (routing's final op); the click refers to it.
-    from gtm_feedback_dagster.messaging.outbox import deliver_outbox
+    from gtm_feedback_dagster.messaging.delivery import deliver_outbox
     from tests.slack.support import client_for
 
     deliver_outbox(db_url, client_for(slack))

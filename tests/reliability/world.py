@@ -29,7 +29,7 @@ from gtm_feedback_dagster.ai.embedders import OpenAIEmbedder
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.demo.generator import generate_demo_dataset
 from gtm_feedback_dagster.feedback.reference_import import import_reference
-from gtm_feedback_dagster.messaging.outbox import deliver_outbox
+from gtm_feedback_dagster.messaging.delivery import deliver_outbox
 from gtm_feedback_dagster.messaging.slack_client import SlackClient
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer
 from gtm_feedback_dagster.routing.engine import RoutingEnv, ensure_request_vectors, route_batch

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from gtm_feedback_dagster.config import Secrets
 from gtm_feedback_dagster.feedback.capture import UNKNOWN_ACCOUNT_NAME
-from gtm_feedback_dagster.messaging.outbox import deliver_outbox
+from gtm_feedback_dagster.messaging.delivery import deliver_outbox
 from gtm_feedback_dagster.routing.approvals import due_expired_approvals, expire_approvals
 from gtm_feedback_dagster.runtime import Runtime
 from gtm_feedback_dagster.slack import inbox, payloads
