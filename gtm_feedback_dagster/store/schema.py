@@ -194,6 +194,8 @@ class Feedback(Base):
         Index("ix_feedback_request_created", "request_id", "created_at"),
         # The firehose sensor scans routed entries by routing time.
         Index("ix_feedback_status_routed_at", "status", "routed_at"),
+        # Distinct-account demand per request (request pages, area_demand).
+        Index("ix_feedback_request_account", "request_id", "account_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
