@@ -4,7 +4,8 @@ Every builder returns `(text, blocks)`: `text` is the plain fallback Slack shows
 and to clients without Block Kit, `blocks` the rich layout. Builders only compose content; they
 never send anything (messages are queued in the outbox and delivered elsewhere).
 
-Plain Python, no Slack client import, so any job, command or test can build messages.
+Plain Python, no Slack client import, so any job, command or test can build messages. Escaping
+and safe cutting of mrkdwn are in `messaging.mrkdwn`; the Add Feedback modal in `messaging.modal`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from gtm_feedback_dagster.core.money import format_arr
-from gtm_feedback_dagster.core.validation import severity_label, strip_controls
+from gtm_feedback_dagster.core.validation import severity_label
+from gtm_feedback_dagster.messaging.mrkdwn import (
+    EMPTY_TEXT,
+    SECTION_MAX_CHARS,
+    TEXT_MAX_CHARS,
+    escape_mrkdwn,
+    link,
+    plain_title,
+    shorten,
+    truncate_mrkdwn,
+)
 
 Blocks = list[dict[str, Any]]
 
@@ -23,69 +34,20 @@ APPROVAL_DECLINE_ACTION_ID = "feedback_match_approval_decline"
 APPROVAL_VALUE_PREFIX = "feedback_match_approval"
 
 _QUOTE_MAX_CHARS = 600
-_LABEL_MAX_CHARS = 300  # a link label (a request title): long enough to read, short of limits
-_SECTION_MAX_CHARS = 3000  # Slack's limit for a section's (and a mrkdwn text object's) text
-TEXT_MAX_CHARS = 3000  # the top-level `text` fallback, held to the same length
-ELLIPSIS = "…"
-EMPTY_TEXT = "(no text)"
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Customer text made literal in mrkdwn: &, < and > escaped (so `<!channel>`, `<url|x>` and
-    `&amp;` stay text), and control characters and bidirectional overrides (U+202E, which would
-    reverse what follows, our links included) removed."""
-    return strip_controls(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def request_url(app_url: str, slug: str) -> str:
     return f"{app_url.rstrip('/')}/requests/{slug}"
 
 
-def shorten(text: str, max_chars: int) -> str:
-    """Raw (unescaped) text cut at a word boundary to at most `max_chars`, with "…"."""
-    if len(text) <= max_chars:
-        return text
-    cut = text[: max_chars - 1]
-    head = cut.rsplit(" ", 1)[0] if " " in cut[max_chars // 2 :] else cut
-    return head.rstrip() + ELLIPSIS
-
-
-def truncate_mrkdwn(text: str, max_chars: int = _SECTION_MAX_CHARS) -> str:
-    """Our mrkdwn cut to at most `max_chars`, never inside a `<url|label>` link or mention nor
-    inside an `&amp;`-style entity, with "…" when anything was cut. Safe because customer text is
-    escaped: every `<` and `&` left in the text opens markup of our own."""
-    if len(text) <= max_chars:
-        return text
-    head = text[: max_chars - len(ELLIPSIS)]
-    open_angle = head.rfind("<")
-    if open_angle > head.rfind(">"):  # inside <…>: drop the whole link
-        head = head[:open_angle]
-    amp = head.rfind("&")
-    if amp != -1 and ";" not in head[amp:]:  # inside &amp; / &lt; / &gt;
-        head = head[:amp]
-    return head + ELLIPSIS
-
-
-def link(url: str, label: str) -> str:
-    """A mrkdwn link; `|` would end the label early, so it becomes a look-alike. A huge label is
-    shortened so the link always fits in a section."""
-    label = escape_mrkdwn(shorten(" ".join(label.split()), _LABEL_MAX_CHARS)) or EMPTY_TEXT
-    return f"<{url}|{label.replace('|', '∣')}>"
-
-
-def plain_title(title: str) -> str:
-    """A request title for the top-level `text` fallback: escaped and shortened."""
-    return escape_mrkdwn(shorten(" ".join(title.split()), _LABEL_MAX_CHARS))
-
-
 def _quote(text: str, max_chars: int = _QUOTE_MAX_CHARS) -> str:
     return "> " + escape_mrkdwn(shorten(" ".join(text.split()), max_chars))
 
 
-def _mrkdwn(text: str, max_chars: int = _SECTION_MAX_CHARS) -> str:
+def _mrkdwn(text: str, max_chars: int = SECTION_MAX_CHARS) -> str:
     """Slack refuses an empty text object (`invalid_blocks`): a blank one says so instead."""
     return truncate_mrkdwn(text, max_chars) if text.strip() else EMPTY_TEXT
 
@@ -256,16 +218,10 @@ def new_request_created_message(
 
 
 # ---------------------------------------------------------------------------- Slack loop
-# Decisions on approvals, reactions, the Add Feedback modal, reminders, shipped notices and
-# firehose posts (see routing/approvals.py, feedback/capture.py, notifications/).
+# Decisions on approvals, reactions, reminders, shipped notices and firehose posts (see
+# routing/approvals.py, feedback/capture.py, notifications/); the Add Feedback modal is in
+# messaging/modal.py.
 
-FEEDBACK_SHORTCUT_CALLBACK_ID = "feedback_shortcut_id"
-FEEDBACK_VIEW_CALLBACK_ID = "feedback_view_id"
-SEVERITY_BLOCK_ID, SEVERITY_ACTION_ID = "severity_block_id", "severity_select_id"
-ACCOUNT_BLOCK_ID, ACCOUNT_ACTION_ID = "account_id_block_id", "account_id_input_id"
-OPPORTUNITY_BLOCK_ID, OPPORTUNITY_ACTION_ID = "opportunity_id_block_id", "opportunity_id_input_id"
-PAIN_BLOCK_ID, PAIN_ACTION_ID = "customer_pain_block_id", "customer_pain_input_id"
-LINKS_BLOCK_ID, LINKS_ACTION_ID = "links_block_id", "links_input_id"
 
 APPROVED_STATUS_TEXT = "✅ Adding feedback to existing request..."
 DECLINED_STATUS_TEXT = "❌ Creating new request..."
@@ -404,93 +360,6 @@ def feedback_invalid_text(problems: str) -> str:
     return _fallback(
         f"Your feedback could not be filed: {escape_mrkdwn(problems)}. It is kept; please resubmit."
     )
-
-
-def _plain(text: str) -> dict[str, str]:
-    return {"type": "plain_text", "text": text}
-
-
-def feedback_modal_view() -> dict[str, Any]:
-    """The "Add Feedback" modal (the reference's block and action ids)."""
-    from gtm_feedback_dagster.core.validation import SEVERITY_EMOJI, SEVERITY_LABELS
-
-    form_values = {"low": "nice_to_have", "medium": "significant_pain", "high": "dealbreaker"}
-    options = [
-        {
-            "text": _plain(f"{SEVERITY_EMOJI[s]} {SEVERITY_LABELS[s]}"),
-            "value": form_values[s],
-        }
-        for s in ("low", "medium", "high")
-    ]
-    return {
-        "type": "modal",
-        "callback_id": FEEDBACK_VIEW_CALLBACK_ID,
-        "title": _plain("Add Feedback"),
-        "submit": _plain("Add Feedback"),
-        "close": _plain("Cancel"),
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": SEVERITY_BLOCK_ID,
-                "label": _plain("Severity"),
-                "element": {
-                    "type": "static_select",
-                    "action_id": SEVERITY_ACTION_ID,
-                    "placeholder": _plain("How much does it hurt?"),
-                    "options": options,
-                },
-            },
-            {
-                "type": "input",
-                "block_id": ACCOUNT_BLOCK_ID,
-                "label": _plain("Account"),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": ACCOUNT_ACTION_ID,
-                    "max_length": 200,
-                    "placeholder": _plain("Salesforce account id, account name or domain"),
-                },
-            },
-            {
-                "type": "input",
-                "block_id": OPPORTUNITY_BLOCK_ID,
-                "optional": True,
-                "label": _plain("Opportunity"),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": OPPORTUNITY_ACTION_ID,
-                    "max_length": 200,
-                    "placeholder": _plain("Salesforce opportunity id (optional)"),
-                },
-            },
-            {
-                "type": "input",
-                "block_id": PAIN_BLOCK_ID,
-                "label": _plain("Customer pain"),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": PAIN_ACTION_ID,
-                    "multiline": True,
-                    "max_length": 3000,
-                    "placeholder": _plain(
-                        "What pain would this solve for the customer, and what outcome would it enable?"
-                    ),
-                },
-            },
-            {
-                "type": "input",
-                "block_id": LINKS_BLOCK_ID,
-                "optional": True,
-                "label": _plain("Links"),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": LINKS_ACTION_ID,
-                    "max_length": 2000,
-                    "placeholder": _plain("Comma-separated links: tickets, call notes, threads"),
-                },
-            },
-        ],
-    }
 
 
 def approved_confirmation_message(

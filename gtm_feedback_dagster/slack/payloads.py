@@ -18,7 +18,7 @@ from gtm_feedback_dagster.core.validation import (
     parse_links,
     parse_severity,
 )
-from gtm_feedback_dagster.messaging import blocks
+from gtm_feedback_dagster.messaging import blocks, modal
 from gtm_feedback_dagster.messaging.slack_client import allowed_response_url
 
 USER_ID = re.compile(r"^[UWB][A-Z0-9]{2,30}$")
@@ -183,35 +183,35 @@ def view_submission(
     severity = None
     try:
         severity = parse_severity(
-            _state_value(values, blocks.SEVERITY_BLOCK_ID, blocks.SEVERITY_ACTION_ID)
+            _state_value(values, modal.SEVERITY_BLOCK_ID, modal.SEVERITY_ACTION_ID)
         )
     except ValidationError as exc:
-        errors[blocks.SEVERITY_BLOCK_ID] = "; ".join(exc.problems)
+        errors[modal.SEVERITY_BLOCK_ID] = "; ".join(exc.problems)
     pain = ""
     try:
         pain = clean_text(
-            _state_value(values, blocks.PAIN_BLOCK_ID, blocks.PAIN_ACTION_ID),
+            _state_value(values, modal.PAIN_BLOCK_ID, modal.PAIN_ACTION_ID),
             max_chars,
             what="customer pain",
         )
     except ValidationError as exc:
-        errors[blocks.PAIN_BLOCK_ID] = "; ".join(exc.problems)
-    account = _text(_state_value(values, blocks.ACCOUNT_BLOCK_ID, blocks.ACCOUNT_ACTION_ID), 300)
+        errors[modal.PAIN_BLOCK_ID] = "; ".join(exc.problems)
+    account = _text(_state_value(values, modal.ACCOUNT_BLOCK_ID, modal.ACCOUNT_ACTION_ID), 300)
     if not account:
-        errors[blocks.ACCOUNT_BLOCK_ID] = "account is required"
+        errors[modal.ACCOUNT_BLOCK_ID] = "account is required"
     elif len(account) > MAX_REF_CHARS:
-        errors[blocks.ACCOUNT_BLOCK_ID] = f"at most {MAX_REF_CHARS} characters"
+        errors[modal.ACCOUNT_BLOCK_ID] = f"at most {MAX_REF_CHARS} characters"
     opportunity = _text(
-        _state_value(values, blocks.OPPORTUNITY_BLOCK_ID, blocks.OPPORTUNITY_ACTION_ID), 300
+        _state_value(values, modal.OPPORTUNITY_BLOCK_ID, modal.OPPORTUNITY_ACTION_ID), 300
     )
     if len(opportunity) > MAX_REF_CHARS:
-        errors[blocks.OPPORTUNITY_BLOCK_ID] = f"at most {MAX_REF_CHARS} characters"
+        errors[modal.OPPORTUNITY_BLOCK_ID] = f"at most {MAX_REF_CHARS} characters"
     links: list[str] = []
-    raw_links = _state_value(values, blocks.LINKS_BLOCK_ID, blocks.LINKS_ACTION_ID)
+    raw_links = _state_value(values, modal.LINKS_BLOCK_ID, modal.LINKS_ACTION_ID)
     try:
         links = parse_links(raw_links if isinstance(raw_links, str) else None)
     except ValidationError as exc:
-        errors[blocks.LINKS_BLOCK_ID] = "; ".join(exc.problems)
+        errors[modal.LINKS_BLOCK_ID] = "; ".join(exc.problems)
     normalized = {
         "type": "view_submission",
         "view_id": _id(view.get("id"), VIEW_ID, "view.id"),
@@ -235,12 +235,12 @@ def view_submission(
 
 
 def shortcut(payload: dict[str, Any]) -> dict[str, Any] | None:
-    if payload.get("callback_id") != blocks.FEEDBACK_SHORTCUT_CALLBACK_ID:
+    if payload.get("callback_id") != modal.FEEDBACK_SHORTCUT_CALLBACK_ID:
         return None
     user = _dict(payload.get("user"), "user")
     return {
         "type": "shortcut",
-        "callback_id": blocks.FEEDBACK_SHORTCUT_CALLBACK_ID,
+        "callback_id": modal.FEEDBACK_SHORTCUT_CALLBACK_ID,
         "trigger_id": _id(payload.get("trigger_id"), TRIGGER_ID, "trigger_id"),
         "user_id": _id(user.get("id"), USER_ID, "user.id"),
     }

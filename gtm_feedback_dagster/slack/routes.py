@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gtm_feedback_dagster.config import Settings
-from gtm_feedback_dagster.messaging import blocks
+from gtm_feedback_dagster.messaging import blocks, modal
 from gtm_feedback_dagster.messaging.slack_client import (
     SlackClient,
     build_slack_client,
@@ -191,7 +191,7 @@ class SlackEndpoints:
         else:
             try:
                 await run_in_threadpool(
-                    client.open_view, shortcut["trigger_id"], blocks.feedback_modal_view()
+                    client.open_view, shortcut["trigger_id"], modal.feedback_modal_view()
                 )
             except Exception as exc:  # reported in the inbox row; Slack only needs a 200
                 error = f"views.open failed: {classify_error(exc).code}"
@@ -209,7 +209,7 @@ class SlackEndpoints:
 
     async def _view_submission(self, payload: dict[str, Any]) -> Response:
         view = payload.get("view") if isinstance(payload.get("view"), dict) else {}
-        if view.get("callback_id") != blocks.FEEDBACK_VIEW_CALLBACK_ID:
+        if view.get("callback_id") != modal.FEEDBACK_VIEW_CALLBACK_ID:
             return Response(status_code=200)
         submission, errors = payloads.view_submission(payload, self.settings.max_text_chars)
         if not errors:
@@ -226,13 +226,13 @@ class SlackEndpoints:
             try:
                 account = repo.resolve_account(session, submission["account"])
             except repo.NotFoundError as exc:
-                errors[blocks.ACCOUNT_BLOCK_ID] = str(exc)[:150]
+                errors[modal.ACCOUNT_BLOCK_ID] = str(exc)[:150]
                 return errors
             if submission.get("opportunity"):
                 try:
                     repo.resolve_opportunity(session, submission["opportunity"], account)
                 except repo.NotFoundError as exc:
-                    errors[blocks.OPPORTUNITY_BLOCK_ID] = str(exc)[:150]
+                    errors[modal.OPPORTUNITY_BLOCK_ID] = str(exc)[:150]
         return errors
 
     # -- /slack/commands ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from gtm_feedback_dagster.messaging import blocks
+from gtm_feedback_dagster.messaging import blocks, modal, mrkdwn
 
 APP = "https://feedback.example.com"
 SLUG = "export-dashboards-to-pdf"
@@ -72,12 +72,12 @@ _OUR_LINK = re.compile(r"<" + re.escape(APP) + r"/requests/[a-z0-9-]+(\?eid=\d+)
 _ENTITY = re.compile(r"&(amp|lt|gt);")
 
 
-def assert_literal(mrkdwn: str) -> None:
+def assert_literal(text: str) -> None:
     """Only our own markup is left: links to our request pages, and the three entities."""
-    without_links = _OUR_LINK.sub("", mrkdwn)
-    assert "<" not in without_links and ">" not in without_links, mrkdwn[:300]
-    assert "&" not in _ENTITY.sub("", without_links), mrkdwn[:300]
-    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]", mrkdwn)
+    without_links = _OUR_LINK.sub("", text)
+    assert "<" not in without_links and ">" not in without_links, text[:300]
+    assert "&" not in _ENTITY.sub("", without_links), text[:300]
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]", text)
 
 
 def mrkdwn_texts(message_blocks: list[dict[str, Any]]) -> list[str]:
@@ -92,17 +92,17 @@ def mrkdwn_texts(message_blocks: list[dict[str, Any]]) -> list[str]:
 
 def assert_valid_for_slack(message: Message) -> None:
     text, message_blocks = message
-    assert 0 < len(text) <= blocks.TEXT_MAX_CHARS
+    assert 0 < len(text) <= mrkdwn.TEXT_MAX_CHARS
     assert_literal(text)
     assert 0 < len(message_blocks) <= 50  # Slack's limit per message
     for block in message_blocks:
         parsed = Block.parse(block)
         assert parsed is not None and parsed.to_dict() == block, block  # nothing unknown
         parsed.validate_json()  # raises SlackObjectFormationError past a limit
-    for mrkdwn in mrkdwn_texts(message_blocks):
-        assert 0 < len(mrkdwn) <= 3000  # section and context text objects
+    for one in mrkdwn_texts(message_blocks):
+        assert 0 < len(one) <= 3000  # section and context text objects
         # The quote marker "> " opens a line of ours; the rest must be literal.
-        assert_literal(re.sub(r"(^|\n)> ", r"\1", mrkdwn))
+        assert_literal(re.sub(r"(^|\n)> ", r"\1", one))
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)
@@ -110,7 +110,7 @@ def test_every_builder_is_valid_and_literal_with_hostile_text(hostile: str) -> N
     for message in builders(hostile, hostile, hostile):
         assert_valid_for_slack(message)
     for text in plain_texts(hostile, hostile):
-        assert len(text) <= blocks.TEXT_MAX_CHARS
+        assert len(text) <= mrkdwn.TEXT_MAX_CHARS
         assert_literal(text)
 
 
@@ -126,7 +126,7 @@ def test_every_builder_is_valid_and_literal_for_any_text(title: str, pain: str, 
 
 
 def test_the_modal_view_is_valid_for_slack() -> None:
-    view = blocks.feedback_modal_view()
+    view = modal.feedback_modal_view()
     View(**view).validate_json()
     for block in view["blocks"]:
         assert Block.parse(block).to_dict() == block  # type: ignore[union-attr]
@@ -143,29 +143,29 @@ def test_customer_markup_stays_text_in_the_fallback_too() -> None:
 def test_a_long_section_is_cut_before_a_link_not_inside_it() -> None:
     url = f"{APP}/requests/{SLUG}"
     text = "a" * 2990 + f"<{url}|Export>" + " tail"
-    cut = blocks.truncate_mrkdwn(text)
+    cut = mrkdwn.truncate_mrkdwn(text)
     assert cut == "a" * 2990 + "…"
 
 
 def test_a_long_section_is_cut_before_an_entity_not_inside_it() -> None:
     for offset in range(6):
         text = "a" * (2995 + offset) + "&amp; and more"
-        cut = blocks.truncate_mrkdwn(text)
+        cut = mrkdwn.truncate_mrkdwn(text)
         assert len(cut) <= 3000 and cut.endswith("…")
         assert "&" not in cut or cut.endswith("&amp;…")
 
 
 def test_short_text_is_left_alone() -> None:
-    assert blocks.truncate_mrkdwn("<https://x|y> &amp;", 19) == "<https://x|y> &amp;"
+    assert mrkdwn.truncate_mrkdwn("<https://x|y> &amp;", 19) == "<https://x|y> &amp;"
 
 
 _pieces = st.lists(
     st.one_of(
         st.text(alphabet="ab *_\n", min_size=1, max_size=30),
         st.builds(
-            lambda label: blocks.link(f"{APP}/requests/{SLUG}", label), st.text(max_size=400)
+            lambda label: mrkdwn.link(f"{APP}/requests/{SLUG}", label), st.text(max_size=400)
         ),
-        st.text(max_size=40).map(blocks.escape_mrkdwn),
+        st.text(max_size=40).map(mrkdwn.escape_mrkdwn),
     ),
     max_size=80,
 )
@@ -174,7 +174,7 @@ _pieces = st.lists(
 @given(pieces=_pieces, limit=st.integers(min_value=1, max_value=3000))
 def test_cutting_keeps_markup_whole(pieces: list[str], limit: int) -> None:
     text = "".join(pieces)
-    cut = blocks.truncate_mrkdwn(text, limit)
+    cut = mrkdwn.truncate_mrkdwn(text, limit)
     assert len(cut) <= limit
     if cut == text:
         return
