@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from gtm_feedback_dagster.assets.area_demand import area_demand
 from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
 from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
 from gtm_feedback_dagster.assets.request_embeddings import request_embeddings
@@ -42,6 +43,7 @@ def build_definitions() -> dg.Definitions:
             request_embeddings,
             related_request_graph,
             area_insight_report,
+            area_demand,
             weekly_digest,
         ],
         jobs=[

@@ -1,0 +1,165 @@
+"""The demand of one product area as a pandas table: one row per request of the area.
+
+Built from plain SQL over the app database (what an analyst would write), then aggregated with
+pandas. Every figure above one entry counts distinct things: an account that asked five times
+counts its ARR once, an opportunity named by several entries counts its value once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Money columns: floats in the frame, formatted ($1.2M) only in metadata and text.
+MONEY_COLUMNS = ("arr", "enterprise_arr", "open_opportunity_value")
+
+COLUMNS = (
+    "request_id",
+    "slug",
+    "title",
+    "status",
+    "entries",
+    "accounts",
+    "arr",
+    "enterprise_arr",
+    "dealbreaker_entries",
+    "open_opportunity_value",
+    "first_asked",
+    "last_asked",
+    "segment_mix",
+)
+
+COLUMN_DESCRIPTIONS = {
+    "request_id": "requests.id",
+    "slug": "the request's slug (its URL and CLI name)",
+    "title": "the request's title",
+    "status": "open | shipped | deprioritized | merged",
+    "entries": "feedback entries on the request",
+    "accounts": "distinct accounts behind those entries",
+    "arr": "ARR of the distinct accounts (each account once)",
+    "enterprise_arr": "ARR of the distinct enterprise accounts",
+    "dealbreaker_entries": "high-severity entries from enterprise accounts",
+    "open_opportunity_value": "value of the distinct open opportunities (not Closed Won/Lost)",
+    "first_asked": "first entry's time (UTC)",
+    "last_asked": "last entry's time (UTC)",
+    "segment_mix": "distinct accounts per segment, e.g. 'Enterprise 2, SMB 1'",
+}
+
+_REQUESTS_SQL = text(
+    """
+    SELECT r.id AS request_id, r.slug, r.title, r.status
+    FROM requests r
+    JOIN request_areas ra ON ra.request_id = r.id
+    JOIN product_areas pa ON pa.id = ra.area_id
+    WHERE pa.slug = :area
+    ORDER BY r.id
+    """
+)
+
+_ENTRIES_SQL = text(
+    """
+    SELECT f.request_id, f.id AS entry_id, f.severity, f.created_at,
+           f.account_id, a.arr AS account_arr, a.is_enterprise, a.segment,
+           f.opportunity_id, o.arr AS opportunity_arr, o.stage
+    FROM feedback f
+    JOIN request_areas ra ON ra.request_id = f.request_id
+    JOIN product_areas pa ON pa.id = ra.area_id
+    LEFT JOIN accounts a ON a.id = f.account_id
+    LEFT JOIN opportunities o ON o.id = f.opportunity_id
+    WHERE pa.slug = :area
+    """
+)
+
+
+def _open_stage(stage: object) -> bool:
+    if not isinstance(stage, str):
+        return True
+    return "".join(c for c in stage.lower() if c.isalpha()) not in {"closedwon", "closedlost"}
+
+
+def _segment_mix(frame: pd.DataFrame) -> str:
+    accounts = frame.dropna(subset=["account_id"]).drop_duplicates("account_id")
+    if accounts.empty:
+        return ""
+    counts = accounts["segment"].fillna("Unknown").value_counts()
+    return ", ".join(
+        f"{seg} {n}" for seg, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+
+
+def area_demand_frame(conn: Connection, area: str) -> pd.DataFrame:
+    """One row per request of `area` (every status), ordered by distinct-account ARR."""
+    import pandas as pd
+
+    requests = pd.read_sql(_REQUESTS_SQL, conn, params={"area": area})
+    entries = pd.read_sql(_ENTRIES_SQL, conn, params={"area": area})
+    if entries.empty:
+        entries = pd.DataFrame(
+            columns=[
+                "request_id", "entry_id", "severity", "created_at", "account_id",
+                "account_arr", "is_enterprise", "segment", "opportunity_id",
+                "opportunity_arr", "stage",
+            ]
+        )  # fmt: skip
+    entries["created_at"] = pd.to_datetime(entries["created_at"], utc=True, format="mixed")
+    entries["is_enterprise"] = entries["is_enterprise"].fillna(False).astype(bool)
+    entries["account_arr"] = entries["account_arr"].astype(float).fillna(0.0)
+    entries["opportunity_arr"] = entries["opportunity_arr"].astype(float).fillna(0.0)
+
+    rows = []
+    grouped = dict(tuple(entries.groupby("request_id"))) if not entries.empty else {}
+    for req in requests.itertuples(index=False):
+        f = grouped.get(req.request_id)
+        if f is None or f.empty:
+            rows.append(
+                {
+                    "request_id": int(req.request_id), "slug": req.slug, "title": req.title,
+                    "status": req.status, "entries": 0, "accounts": 0, "arr": 0.0,
+                    "enterprise_arr": 0.0, "dealbreaker_entries": 0,
+                    "open_opportunity_value": 0.0, "first_asked": pd.NaT,
+                    "last_asked": pd.NaT, "segment_mix": "",
+                }
+            )  # fmt: skip
+            continue
+        accounts = f.dropna(subset=["account_id"]).drop_duplicates("account_id")
+        opps = f.dropna(subset=["opportunity_id"]).drop_duplicates("opportunity_id")
+        opps = opps.loc[[_open_stage(s) for s in opps["stage"]]]
+        rows.append(
+            {
+                "request_id": int(req.request_id),
+                "slug": req.slug,
+                "title": req.title,
+                "status": req.status,
+                "entries": len(f),
+                "accounts": len(accounts),
+                "arr": float(accounts["account_arr"].sum()),
+                "enterprise_arr": float(accounts[accounts["is_enterprise"]]["account_arr"].sum()),
+                "dealbreaker_entries": int(((f["severity"] == "high") & f["is_enterprise"]).sum()),
+                "open_opportunity_value": float(opps["opportunity_arr"].sum()),
+                "first_asked": f["created_at"].min(),
+                "last_asked": f["created_at"].max(),
+                "segment_mix": _segment_mix(f),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame = frame.astype(
+        {
+            "request_id": "int64",
+            "entries": "int64",
+            "accounts": "int64",
+            "dealbreaker_entries": "int64",
+            "arr": "float64",
+            "enterprise_arr": "float64",
+            "open_opportunity_value": "float64",
+        }
+    )
+    for col in ("first_asked", "last_asked"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame.sort_values(
+        ["arr", "entries", "request_id"], ascending=[False, False, True]
+    ).reset_index(drop=True)
