@@ -15,7 +15,8 @@ from gtm_feedback_dagster.commands.output import format_table, to_json
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.messaging import outbox as ob
 from gtm_feedback_dagster.messaging.delivery import deliver_outbox
-from gtm_feedback_dagster.messaging.slack_client import build_slack_client, classify_error
+from gtm_feedback_dagster.messaging.slack_client import build_slack_client
+from gtm_feedback_dagster.messaging.slack_errors import classify_error
 from gtm_feedback_dagster.slack.inbox import store_inbox
 from gtm_feedback_dagster.slack.payloads import approval_action
 from gtm_feedback_dagster.store.db import session_scope

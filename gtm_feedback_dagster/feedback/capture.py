@@ -22,7 +22,8 @@ from gtm_feedback_dagster.feedback.summarize import (
 from gtm_feedback_dagster.messaging import blocks
 from gtm_feedback_dagster.messaging.outbox import enqueue
 from gtm_feedback_dagster.messaging.replies import Done, InboxError, Reply
-from gtm_feedback_dagster.messaging.slack_client import SlackClient, classify_error
+from gtm_feedback_dagster.messaging.slack_client import SlackClient
+from gtm_feedback_dagster.messaging.slack_errors import classify_error
 from gtm_feedback_dagster.runtime import Runtime
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.schema import Account, User, utcnow

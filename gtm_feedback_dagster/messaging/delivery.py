@@ -32,12 +32,8 @@ from gtm_feedback_dagster.messaging.outbox import (
     due_filter,
     due_ids,
 )
-from gtm_feedback_dagster.messaging.slack_client import (
-    SlackClient,
-    SlackFailure,
-    classify_error,
-    is_slack_id,
-)
+from gtm_feedback_dagster.messaging.slack_client import SlackClient, is_slack_id
+from gtm_feedback_dagster.messaging.slack_errors import SlackFailure, classify_error
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Approval, OutboxMessage, User, utcnow
 

@@ -31,7 +31,8 @@ from gtm_feedback_dagster.ai.embedders import EmbeddingError
 from gtm_feedback_dagster.feedback.capture import capture_modal, capture_reaction
 from gtm_feedback_dagster.messaging import blocks
 from gtm_feedback_dagster.messaging.replies import InboxError, queue_reply, slack_reply
-from gtm_feedback_dagster.messaging.slack_client import classify_error, redact
+from gtm_feedback_dagster.messaging.slack_client import redact
+from gtm_feedback_dagster.messaging.slack_errors import classify_error
 from gtm_feedback_dagster.requests.shipping import ship_from_command
 from gtm_feedback_dagster.routing.approvals import decide
 from gtm_feedback_dagster.routing.engine import is_transient as routing_is_transient

@@ -27,11 +27,8 @@ from starlette.routing import Route
 
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.messaging import blocks, modal
-from gtm_feedback_dagster.messaging.slack_client import (
-    SlackClient,
-    build_slack_client,
-    classify_error,
-)
+from gtm_feedback_dagster.messaging.slack_client import SlackClient, build_slack_client
+from gtm_feedback_dagster.messaging.slack_errors import classify_error
 from gtm_feedback_dagster.slack import payloads
 from gtm_feedback_dagster.slack.inbox import store_inbox
 from gtm_feedback_dagster.slack.payloads import PayloadError

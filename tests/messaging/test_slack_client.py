@@ -7,12 +7,8 @@ from collections.abc import Iterator
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from gtm_feedback_dagster.messaging.slack_client import (
-    ResponseUrlError,
-    SlackClient,
-    build_slack_client,
-    classify_error,
-)
+from gtm_feedback_dagster.messaging.slack_client import SlackClient, build_slack_client
+from gtm_feedback_dagster.messaging.slack_errors import ResponseUrlError, classify_error
 from tests.slack.support import ANA_SLACK, add_people, client_for, settings_for
 from tests.standins.slack_standin import SlackStandin
 
