@@ -9,7 +9,7 @@ related-request graph), adds one insight report per area the way the asset build
 each page N times in-process through Starlette's TestClient with the read-only bearer token.
 The time measured is the whole ASGI round trip in one process (routing, auth, queries, Jinja2,
 the in-memory transport): an upper bound of the server time, no network. Target: <= 100 ms.
-The list's orderings are cached 30 s per process (views.OrderCache), so the pages measured are
+The list's orderings are cached 30 s per process (listing.OrderCache), so the pages measured are
 mostly cache hits; the uncached ordering query is reported on its own line.
 Search (`/requests?q=`) is not measured: it is the model's embedding time (bench/routing_*).
 """
@@ -120,7 +120,7 @@ def run(scale: int, repeats: int, seed: int) -> dict[str, Any]:
             cfg.say(f"{name}: p50 {results[name]['p50_ms']} ms, p99 {results[name]['p99_ms']} ms")
         # The list's ordering uncached (what the first visitor of a filter pays, and everyone
         # after the 30 s cache expires): the aggregation over every entry.
-        from gtm_feedback_dagster.requests.views import _ordered_demand
+        from gtm_feedback_dagster.requests.listing import _ordered_demand
 
         cold: list[float] = []
         for _ in range(max(5, repeats // 10)):
