@@ -104,10 +104,13 @@ def search(text: str, area: str | None, limit: int, as_json: bool) -> None:
     if not results:
         click.echo("no requests found")
         return
+    from gtm_feedback_dagster.routing.decide import format_confidence
+
     click.echo(f"{'#':>2}  {'conf':>5}  {'sim':>5}  request")
     for rank, row in enumerate(results, start=1):
         click.echo(
-            f"{rank:>2}  {row['confidence']:5.2f}  {row['similarity']:5.2f}  {row['title']} "
+            f"{rank:>2}  {format_confidence(row['confidence']):>5}  {row['similarity']:5.2f}  "
+            f"{row['title']} "
             f"[{row['slug']}] ({', '.join(row['areas']) or 'no area'}; {row['status']})"
         )
         click.echo(f"{'':>18}{row['reason']}")

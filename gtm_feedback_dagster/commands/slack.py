@@ -174,7 +174,7 @@ def approvals_list(status: str, limit: int, as_json: bool) -> None:
                 "status": a.status,
                 "entry": f.id,
                 "submitter": u.email if u else None,
-                "confidence": round(a.confidence, 2),
+                "confidence": a.confidence,
                 "request": f"{r.title} ({r.slug})",
                 "pain": f.customer_pain,
                 "created_at": a.created_at.isoformat(timespec="seconds"),
@@ -185,9 +185,12 @@ def approvals_list(status: str, limit: int, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(rows))
         return
+    from gtm_feedback_dagster.routing.decide import format_confidence
+
+    shown = [{**row, "confidence": format_confidence(row["confidence"])} for row in rows]
     click.echo(
         format_table(
-            rows,
+            shown,
             ["id", "status", "entry", "submitter", "confidence", "request", "pain"],
             widths={"request": 50, "pain": 50, "submitter": 30},
             empty=f"(no {status} approvals)",
