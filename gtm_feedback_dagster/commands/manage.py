@@ -13,8 +13,10 @@ import click
 from gtm_feedback_dagster.commands.intake import ready_settings
 from gtm_feedback_dagster.commands.output import format_fields, format_table, to_json
 from gtm_feedback_dagster.feedback import entries
+from gtm_feedback_dagster.notifications import shipped
 from gtm_feedback_dagster.requests import lifecycle, queries
 from gtm_feedback_dagster.store.db import session_scope
+from gtm_feedback_dagster.store.schema import utcnow
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 limit_option = click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
@@ -33,19 +35,28 @@ def emit(data: Any, as_json: bool, render: Any) -> None:
 
 @click.group("requests")
 def requests_group() -> None:
-    """Feature requests: list, show, create, ship, deprioritize, reopen."""
+    """Feature requests: list, show, create, edit, ship, deprioritize, reopen."""
 
 
 @requests_group.command("list")
 @click.option("--area", default=None, help="Area slug or name.")
 @click.option("--status", default=None, help="open|shipped|deprioritized|merged")
+@click.option(
+    "--sort",
+    type=click.Choice(queries.SORTS),
+    default="recent",
+    show_default=True,
+    help="recent: newest first; arr: ARR of the distinct accounts asking; entries: most entries.",
+)
 @limit_option
 @json_option
-def requests_list(area: str | None, status: str | None, limit: int, as_json: bool) -> None:
-    """Requests, newest first, with their demand (entries, accounts, ARR of distinct accounts)."""
+def requests_list(
+    area: str | None, status: str | None, sort: str, limit: int, as_json: bool
+) -> None:
+    """Requests with their demand (entries, accounts, ARR of distinct accounts)."""
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        rows = queries.list_requests(session, area=area, status=status, limit=limit)
+        rows = queries.list_requests(session, area=area, status=status, limit=limit, sort=sort)
     emit(
         rows,
         as_json,
@@ -80,17 +91,49 @@ def _render_request(d: dict[str, Any]) -> str:
         ]
     )
     followers = format_table(d["followers"], ["id", "email", "name"], empty="  (no followers)")
-    return f"{text}\n\n{d['description']}\n\nfollowers:\n{followers}"
+    accounts = format_table(
+        [
+            {**a, "arr": format_money(a["arr"]), "enterprise": "yes" if a["enterprise"] else ""}
+            for a in d["account_list"]
+        ],
+        ["id", "name", "arr", "enterprise", "segment", "entries"],
+        widths={"name": 40},
+        empty="  (no accounts)",
+    )
+    opportunities = format_table(
+        [{**o, "arr": format_money(o["arr"])} for o in d["opportunities"]],
+        ["id", "name", "account", "arr", "stage", "close_date"],
+        widths={"name": 40, "account": 30},
+        empty="  (no opportunities)",
+    )
+    entry_rows = format_table(
+        d["entry_list"],
+        ["id", "created_at", "severity", "account", "submitter", "text"],
+        widths={"account": 30, "submitter": 30, "text": 70},
+        empty="  (no entries)",
+    )
+    shown = len(d["entry_list"])
+    more = f" (newest {shown} of {d['entries']})" if shown < d["entries"] else ""
+    old = f"\nold slugs (still work): {', '.join(d['old_slugs'])}" if d.get("old_slugs") else ""
+    return (
+        f"{text}{old}\n\n{d['description']}\n\n"
+        f"accounts (ARR counted once per account):\n{accounts}\n\n"
+        f"opportunities:\n{opportunities}\n\n"
+        f"entries{more}:\n{entry_rows}\n\n"
+        f"followers:\n{followers}"
+    )
 
 
 @requests_group.command("show")
 @click.argument("ref")
+@click.option("--entries", "entry_limit", default=50, show_default=True, type=click.IntRange(1))
 @json_option
-def requests_show(ref: str, as_json: bool) -> None:
-    """One request: areas, followers, entries and the ARR of distinct accounts asking."""
+def requests_show(ref: str, entry_limit: int, as_json: bool) -> None:
+    """One request: its entries, the accounts asking (with ARR, each once), the opportunities
+    named and its followers."""
     settings = ready_settings()
     with session_scope(settings.database_url) as session:
-        detail = queries.request_detail(session, ref, settings.app_url)
+        detail = queries.request_detail(session, ref, settings.app_url, entry_limit=entry_limit)
     emit(detail, as_json, _render_request)
 
 
@@ -110,6 +153,76 @@ def requests_create(title: str, description: str, areas: tuple[str, ...], creato
         click.echo(queries.request_url(settings.app_url, request.slug))
 
 
+@requests_group.command("edit")
+@click.argument("ref")
+@click.option("--title", default=None, help="New title.")
+@click.option("--slug", default=None, help="New slug; the old one keeps finding the request.")
+@click.option("--description", default=None, help="New description.")
+@click.option("--add-area", "add_areas", multiple=True, help="Area slug or name (repeatable).")
+@click.option(
+    "--remove-area", "remove_areas", multiple=True, help="Area slug or name (repeatable)."
+)
+def requests_edit(
+    ref: str,
+    title: str | None,
+    slug: str | None,
+    description: str | None,
+    add_areas: tuple[str, ...],
+    remove_areas: tuple[str, ...],
+) -> None:
+    """Edit a request's title, slug, description or areas (a request keeps at least one)."""
+    if not any((title, slug, description, add_areas, remove_areas)):
+        raise click.UsageError(
+            "nothing to change: give --title, --slug, --description, --add-area or --remove-area"
+        )
+    settings = ready_settings()
+    with session_scope(settings.database_url) as session:
+        request, changes = lifecycle.edit_request(
+            session,
+            ref,
+            title=title,
+            slug=slug,
+            description=description,
+            add_areas=add_areas,
+            remove_areas=remove_areas,
+        )
+        if not changes:
+            click.echo(f"{request.slug}: nothing changed")
+            return
+        click.echo(f"request {request.id} ({request.slug}) edited:")
+        for line in changes:
+            click.echo(f"  {line}")
+
+
+@requests_group.command("ship")
+@click.argument("ref")
+def requests_ship(ref: str) -> None:
+    """Mark a request shipped and queue its notices at once (a DM to each follower, a post in
+    each area's firehose channel) in the outbox; the daemon's outbox sensor delivers them, or
+    `gtm-feedback outbox send` does now."""
+    settings = ready_settings()
+    with session_scope(settings.database_url) as session:
+        change = lifecycle.set_request_status(session, ref, "shipped")
+        keys = None
+        if change.changed:
+            keys = shipped.queue_shipped_notices(session, change.request, settings, utcnow())
+    if not change.changed:
+        click.echo(change.message)
+        return
+    click.echo(f"{change.request.title!r} marked as shipped")
+    if keys is None:
+        click.echo("its notices were sent already; nothing queued")
+    elif not keys.all:
+        click.echo("no followers and no firehose channel: nothing to send")
+    else:
+        click.echo(
+            f"queued {len(keys.follower_keys)} follower DM(s) and "
+            f"{len(keys.firehose_keys)} firehose post(s) in the outbox; "
+            "the Dagster daemon (`make ui`, with SLACK_BOT_TOKEN set) delivers them, or "
+            "`gtm-feedback outbox send` does now; `gtm-feedback outbox` lists them"
+        )
+
+
 def _status_command(name: str, status: str, help_text: str) -> click.Command:
     @click.command(name, help=help_text)
     @click.argument("ref")
@@ -122,13 +235,6 @@ def _status_command(name: str, status: str, help_text: str) -> click.Command:
     return command
 
 
-requests_group.add_command(
-    _status_command(
-        "ship",
-        "shipped",
-        "Mark a request shipped; the shipped sensor then tells its followers (once).",
-    )
-)
 requests_group.add_command(
     _status_command("deprioritize", "deprioritized", "Mark a request deprioritized.")
 )

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from gtm_feedback_dagster.cli import cli
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
-from gtm_feedback_dagster.store.schema import Feedback, Request
+from gtm_feedback_dagster.store.schema import Feedback, Opportunity, OutboxMessage, Request
 from tests.intake.seed import seed_url
 
 
@@ -106,12 +106,21 @@ def test_requests_commands(app_env: str) -> None:
         == "bob@example.com"
     )
 
-    assert "marked as shipped" in _ok("requests", "ship", "saml-sso")
+    shipped_out = _ok("requests", "ship", "saml-sso")
+    assert "marked as shipped" in shipped_out
+    # The CLI queues the notices itself and says who delivers them.
+    assert "queued 1 follower DM(s)" in shipped_out and "gtm-feedback outbox send" in shipped_out
     assert "already shipped" in _ok("requests", "ship", "saml-sso")
     with session_scope(app_env) as session:
         request = session.scalars(select(Request).where(Request.slug == "saml-sso")).one()
         assert request.status == "shipped" and request.shipped_at is not None
-        assert request.shipped_notified_at is None  # left for the shipped sensor
+        assert request.shipped_notified_at is not None  # claimed: the sensor will not re-send
+        queued = session.scalars(
+            select(OutboxMessage.dedupe_key).where(OutboxMessage.request_id == request.id)
+        ).all()
+        assert [k for k in queued if k.startswith("shipped:")] == [
+            f"shipped:{request.id}:{repo.resolve_user(session, 'bob@example.com').id}"
+        ]
     assert "deprioritized (was shipped)" in _ok("requests", "deprioritize", "saml-sso")
     assert "reopened (was deprioritized)" in _ok("requests", "reopen", "saml-sso")
     assert "already open" in _ok("requests", "reopen", "saml-sso")
@@ -284,3 +293,82 @@ def test_non_latin_area_names_get_transliterated_slugs(app_env: str) -> None:
     seed_url(app_env)
     assert "area 'cafe-reservation' created" in _ok("areas", "create", "Café Réservation")
     assert "area 'ri-ben-yu' created" in _ok("areas", "create", "日本語")
+
+
+def test_requests_show_lists_entries_accounts_opportunities(app_env: str) -> None:
+    seed_url(app_env)
+    _attach_feedback(app_env)
+    with session_scope(app_env) as session:
+        request = repo.resolve_request(session, "dark-mode")
+        entry = session.scalars(select(Feedback).where(Feedback.request_id == request.id)).first()
+        entry.opportunity_id = session.scalars(
+            select(Opportunity.id).where(Opportunity.name == "Globex expansion")
+        ).one()
+    detail = json.loads(_ok("requests", "show", "dark-mode", "--json"))
+    assert len(detail["entry_list"]) == 3
+    assert {e["account"] for e in detail["entry_list"]} == {"Acme", "Globex"}
+    assert [(a["name"], a["arr"], a["entries"]) for a in detail["account_list"]] == [
+        ("Acme", 100_000.0, 2),
+        ("Globex", 50_000.0, 1),
+    ]
+    shown = _ok("requests", "show", "dark-mode", "--entries", "2")
+    assert "accounts (ARR counted once per account):" in shown
+    assert "$100,000" in shown and "Globex wants it dark" in shown
+    assert "entries (newest 2 of 3):" in shown
+    assert "opportunities:" in shown and "followers:" in shown
+    assert [o["name"] for o in detail["opportunities"]] == ["Globex expansion"]
+
+
+def test_requests_list_sorts(app_env: str) -> None:
+    seed_url(app_env)
+    _attach_feedback(app_env)
+    _ok(
+        "requests", "create", "--title", "SAML SSO", "--description", "Okta login.",
+        "--area", "integrations", "--creator", "bob@example.com",
+    )  # fmt: skip
+    recent = json.loads(_ok("requests", "list", "--json"))
+    assert [r["slug"] for r in recent] == ["saml-sso", "dark-mode"]
+    by_arr = json.loads(_ok("requests", "list", "--json", "--sort", "arr"))
+    assert [r["slug"] for r in by_arr] == ["dark-mode", "saml-sso"]
+    by_entries = json.loads(_ok("requests", "list", "--json", "--sort", "entries", "--limit", "1"))
+    assert [r["slug"] for r in by_entries] == ["dark-mode"]
+    only = json.loads(_ok("requests", "list", "--json", "--sort", "arr", "--area", "integrations"))
+    assert [r["slug"] for r in only] == ["saml-sso"]
+    assert _run("requests", "list", "--sort", "votes").exit_code != 0
+
+
+def test_requests_edit(app_env: str) -> None:
+    seed_url(app_env)
+    out = _ok(
+        "requests", "edit", "dark-mode", "--title", "Dark theme", "--slug", "dark-theme",
+        "--description", "A dark theme for every page.", "--add-area", "integrations",
+        "--remove-area", "dashboards",
+    )  # fmt: skip
+    assert "title: 'Dark mode' -> 'Dark theme'" in out
+    assert "slug: dark-mode -> dark-theme" in out
+    assert "area added: integrations" in out and "area removed: dashboards" in out
+    detail = json.loads(_ok("requests", "show", "dark-mode", "--json"))  # the old slug redirects
+    assert detail["slug"] == "dark-theme" and detail["title"] == "Dark theme"
+    assert detail["description"] == "A dark theme for every page."
+    assert [a["slug"] for a in detail["areas"]] == ["integrations"]
+    assert detail["old_slugs"] == ["dark-mode"]
+    assert "dark-theme" in _ok("requests", "show", "http://localhost:8000/requests/dark-mode")
+    assert "nothing changed" in _ok("requests", "edit", "dark-theme", "--title", "Dark theme")
+    listing = json.loads(_ok("requests", "list", "--json", "--area", "integrations"))
+    assert [r["slug"] for r in listing] == ["dark-theme"]
+
+    for args, message in [
+        (("requests", "edit", "dark-theme"), "nothing to change"),
+        (("requests", "edit", "dark-theme", "--remove-area", "integrations"), "at least one area"),
+        (("requests", "edit", "dark-theme", "--add-area", "nowhere"), "unknown product area"),
+        (("requests", "edit", "nope", "--title", "x"), "unknown request 'nope'"),
+    ]:
+        result = _run(*args)
+        assert result.exit_code != 0, args
+        assert message in result.output, (args, result.output)
+    _ok(
+        "requests", "create", "--title", "SAML SSO", "--description", "Okta login.",
+        "--area", "integrations", "--creator", "bob@example.com",
+    )  # fmt: skip
+    taken = _run("requests", "edit", "saml-sso", "--slug", "dark-theme")
+    assert taken.exit_code != 0 and "is taken by request" in taken.output
