@@ -79,8 +79,9 @@ def route_feedback_batch(
             scorer=CalibratedScorer(),
             llm=llm.get(),
         )
-        # Op retries re-run the same batch: only the first attempt counts towards giving up.
-        report = route_batch(env, config.feedback_ids, count_attempt=context.retry_number == 0)
+        # An attempt is counted only once the batch reaches its entries' decisions, so a retry
+        # after a failure before that (model load, provider outage) is not counted twice.
+        report = route_batch(env, config.feedback_ids, count_attempt=True)
     except dg.Failure:
         raise
     except Exception as exc:

@@ -290,6 +290,17 @@ def mark_failed(session: Session, entry_id: int, error: str) -> bool:
     return result.rowcount == 1
 
 
+def count_attempts(session: Session, entry_ids: Sequence[int]) -> None:
+    """One more try for each still-pending entry (how a stuck entry is eventually given up)."""
+    if entry_ids:
+        session.execute(
+            update(Feedback)
+            .where(Feedback.id.in_(sorted(entry_ids)), Feedback.status == "pending")
+            .values(attempts=Feedback.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def load_pending(
     session: Session, entry_ids: Sequence[int], count_attempt: bool = True
 ) -> list[EntrySnapshot]:

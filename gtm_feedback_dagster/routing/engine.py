@@ -39,6 +39,7 @@ from gtm_feedback_dagster.routing.apply import (
     apply_ask,
     apply_attach,
     apply_new_request,
+    count_attempts,
     load_pending,
     mark_failed,
 )
@@ -170,15 +171,17 @@ def route_batch(
     max_attempts: int = MAX_ROUTE_ATTEMPTS,
 ) -> BatchReport:
     """Route the still-pending entries among `entry_ids` (others are ignored, so a rerun does
-    only what is left). `count_attempt` counts this call as one more routing run of each entry;
-    an entry loaded more than `max_attempts` times is marked failed instead."""
+    only what is left). `count_attempt` counts this call as one more try of each entry, once the
+    batch has been embedded and searched: a run that dies before that (killed at start-up, while
+    the model loads, an unreachable provider) is retried by the run and not blamed on its
+    entries. An entry tried `max_attempts` times without finishing is marked failed instead."""
     report = BatchReport(requested=len(set(entry_ids)))
     started = time.perf_counter()
     tokens_before = env.embedder.usage.prompt_tokens
     llm_before = dict(env.llm.usage) if env.llm is not None else {}
 
     with env.session() as session:
-        entries = load_pending(session, entry_ids, count_attempt=count_attempt)
+        entries = load_pending(session, entry_ids, count_attempt=False)
         areas = _areas(session)
     report.timings["load"] = time.perf_counter() - started
     warning = env.scorer.check_model(env.embedder.model_id) if env.llm is None else None
@@ -187,7 +190,7 @@ def route_batch(
 
     routable: list[EntrySnapshot] = []
     for entry in entries:
-        if entry.attempts > max_attempts:
+        if entry.attempts >= max_attempts:
             _fail(
                 env,
                 report,
@@ -216,6 +219,10 @@ def route_batch(
     with env.session() as session:
         infos = load_request_infos(session, {h.id for hits in hit_lists for h in hits})
     report.timings["search"] = time.perf_counter() - t
+
+    if count_attempt:
+        with env.session() as session:
+            count_attempts(session, [e.id for e in routable])
 
     t = time.perf_counter()
     created_ids: list[int] = []

@@ -197,7 +197,7 @@ def test_a_permanent_problem_fails_only_that_entry(
     assert report.counts["failed"] == 1
     failed = entry(sqlite_url, empty)
     assert failed.status == "failed" and "empty" in (failed.error or "")
-    assert failed.attempts == 1
+    assert failed.attempts == 0  # refused before any try
     assert entry(sqlite_url, good).status != "pending"
     assert entry(sqlite_url, also_good).status != "pending"
 
@@ -210,7 +210,7 @@ def test_entries_are_given_up_after_too_many_runs(
     with session_scope(sqlite_url) as s:
         row = s.get(Feedback, stuck)
         assert row is not None
-        row.attempts = 5  # five runs loaded it and none finished
+        row.attempts = 5  # five runs tried to decide it and none finished
     report = route_batch(make_env(sqlite_url, local_embedder), [stuck])
     assert report.counts["failed"] == 1
     assert "did not finish after 5 runs" in (entry(sqlite_url, stuck).error or "")
