@@ -29,6 +29,15 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
+# In chat messages a line break ends a thought too, and sentences often start in lower case.
+_MESSAGE_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def split_message_sentences(text: str) -> list[str]:
+    """Sentences of a chat message or thread: split at end punctuation and at line breaks."""
+    return [s.strip() for s in _MESSAGE_SENTENCE_END.split(text) if s and s.strip()]
+
+
 def squash_whitespace(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from gtm_feedback_dagster.core.text import STOPWORDS
+from gtm_feedback_dagster.core.text import STOPWORDS, split_message_sentences
 
 MAX_SUMMARY_CHARS = 500
 
@@ -25,7 +25,6 @@ _URL = re.compile(r"<(?:https?|mailto):[^>]*>|https?://\S+")
 _EMOJI = re.compile(r":[a-z0-9_+\-']+(?:::skin-tone-\d)?:")
 _FORMAT = re.compile(r"(?<!\w)[*_~`]+|[*_~`]+(?!\w)")
 _ENTITY = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"[a-zA-Z][a-zA-Z0-9'\-]+")
 
 # Chat filler on top of the common stopwords: a Slack thread is full of it.
@@ -96,10 +95,6 @@ def _content_words(text: str) -> list[str]:
     return [w for w in _words(text) if w not in _STOPWORDS and len(w) > 2]
 
 
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
-
-
 def _clip(text: str, max_chars: int) -> str:
     if len(text) <= max_chars:
         return text
@@ -116,7 +111,7 @@ def extractive_summary(messages: Sequence[str], max_chars: int = MAX_SUMMARY_CHA
     sentences: list[tuple[int, int, str]] = []  # (message index, position, sentence)
     seen: set[str] = set()
     for mi, text in enumerate(cleaned):
-        for pos, sentence in enumerate(split_sentences(text)):
+        for pos, sentence in enumerate(split_message_sentences(text)):
             key = " ".join(_words(sentence))
             if len(_words(sentence)) < _MIN_SENTENCE_WORDS or key in seen:
                 continue

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from gtm_feedback_dagster.ai.llm import ChatLLM, draft_request
 from gtm_feedback_dagster.core.calibration import content_words
+from gtm_feedback_dagster.core.text import split_sentences, squash_whitespace
 from gtm_feedback_dagster.routing.candidates import ScoredCandidate
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,6 @@ _LEAD_IN = re.compile(
     r"asked|wants|wanted)?\s*[:\-–—]\s*)",
     re.IGNORECASE,
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _CLAUSE_BREAK = re.compile(r"\s*(?:[;:–—]|\s-\s|,\s+(?:but|because|so|which|since|as)\s)\s*")
 
 
@@ -43,10 +43,6 @@ class Draft:
     description: str
     area_slugs: tuple[str, ...]
     method: str  # llm | deterministic
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
 
 
 # Issue-tracker style text: fenced code and logs, quoted replies, headings, emphasis, links.
@@ -83,7 +79,7 @@ def strip_markup(text: str) -> str:
     text = _MARKUP_LEFT.sub(" ", text)
     text = re.sub(rf"([.!?])\s*(?:{_BREAK}\s*)+", r"\1 ", text)
     text = re.sub(rf"\s*(?:{_BREAK}\s*)+", ". ", text)
-    text = re.sub(r"^[\s.]+", "", _squash(text))
+    text = re.sub(r"^[\s.]+", "", squash_whitespace(text))
     text = re.sub(r"([:;,])\.(?=\s|$)", r"\1", text)
     return re.sub(r"\s+([:;,.!?])(?=\s|$)", r"\1", text)
 
@@ -120,7 +116,11 @@ _DANGLING = re.compile(
 
 def _name_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
     """Matches any of the customer / account / people names (whole words, any case)."""
-    parts = sorted({_squash(n) for n in names if n and len(_squash(n)) >= 2}, key=len, reverse=True)
+    parts = sorted(
+        {squash_whitespace(n) for n in names if n and len(squash_whitespace(n)) >= 2},
+        key=len,
+        reverse=True,
+    )
     if not parts:
         return None
     alternatives = "|".join(re.escape(p) for p in parts)
@@ -157,10 +157,6 @@ def _cut_at_word(text: str, limit: int, ellipsis: str = "") -> str:
     if " " in cut and not text[room : room + 1].isspace():
         cut = cut.rsplit(" ", 1)[0]
     return cut.rstrip(" ,;:-–—") + ellipsis
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(_squash(text)) if s.strip()]
 
 
 # "Call notes:", "Follow-up email from Garnet:", "Per an email from their CFO:" — a short label
@@ -250,7 +246,7 @@ def _strip_opener(sentence: str) -> str:
 
 def _ranked(text: str) -> list[tuple[int, int, str]]:
     """(score, position, sentence) best first; label prefixes and opener clauses removed."""
-    parts = [_strip_opener(_strip_label(_LEAD_IN.sub("", part))) for part in sentences(text)]
+    parts = [_strip_opener(_strip_label(_LEAD_IN.sub("", part))) for part in split_sentences(text)]
     ranked = [
         (_score(part) - (20 if _OPENER.search(part) else 0), pos, part)
         for pos, part in enumerate(parts)
@@ -272,7 +268,7 @@ def _without_names(text: str, names: Sequence[str]) -> str:
         return text
     prepositions = r"(?:\s+(?:at|for|from|with|by|of|to)\s+(?:the\s+)?)?"
     text = re.sub(prepositions + pattern.pattern, " ", text, flags=re.IGNORECASE)
-    return _squash(text).strip(" ,;:")
+    return squash_whitespace(text).strip(" ,;:")
 
 
 def _title_from(sentence: str, is_ask: bool, text: str, names: Sequence[str]) -> str:
@@ -323,7 +319,7 @@ def draft_title(pain: str, names: Sequence[str] = ()) -> str:
 def draft_description(pain: str) -> str:
     """The two most informative sentences, in their original order, at most 500 characters
     (markdown, code blocks and quoted replies removed)."""
-    text = strip_markup(pain) or _squash(pain)
+    text = strip_markup(pain) or squash_whitespace(pain)
     ranked = _ranked(text)
     if len(ranked) <= 2:
         ordered = sorted(ranked, key=lambda item: item[1])
