@@ -25,10 +25,22 @@ from sqlalchemy.orm import Session
 from gtm_feedback_dagster.catalog import entities
 from gtm_feedback_dagster.catalog.resolver import RefResolver
 from gtm_feedback_dagster.core.validation import DEFAULT_MAX_TEXT_CHARS, ValidationError
-from gtm_feedback_dagster.feedback.csv_parse import KINDS, CsvRecord, infer_kind, parse_csv
-from gtm_feedback_dagster.feedback.records import canonical_feedback, stable_hash
+from gtm_feedback_dagster.feedback.csv_parse import (
+    DELIMITER_NAMES,
+    KINDS,
+    CsvRecord,
+    infer_kind,
+    parse_csv,
+    read_csv,
+)
+from gtm_feedback_dagster.feedback.records import FEEDBACK_ALIASES, canonical_feedback, stable_hash
 from gtm_feedback_dagster.feedback.submission import entry_columns, revive
-from gtm_feedback_dagster.feedback.validate import PreparedFeedback, empty_values, prepare_feedback
+from gtm_feedback_dagster.feedback.validate import (
+    FieldNames,
+    PreparedFeedback,
+    empty_values,
+    prepare_feedback,
+)
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Feedback, Follower, utcnow
@@ -63,6 +75,7 @@ class CsvImportReport:
     updated: int = 0
     invalid: int = 0
     problems: list[RowProblem] = field(default_factory=list)
+    delimiter: str = ","
 
     def add(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
@@ -75,6 +88,7 @@ class CsvImportReport:
             "existing": self.existing,
             "updated": self.updated,
             "invalid": self.invalid,
+            "delimiter": DELIMITER_NAMES.get(self.delimiter, self.delimiter),
             "problems": [
                 {"line": p.line, "reason": p.reason, "entry_id": p.entry_id} for p in self.problems
             ],
@@ -101,11 +115,13 @@ def import_csv(
     parsed, `progress(n)` after every n rows written."""
     if isinstance(data, Path | str) and not isinstance(data, bytes):
         data = Path(data).read_bytes()
-    header, records = parse_csv(data)
+    parsed = read_csv(data)
+    header, records = parsed.header, parsed.records
     kind = kind or infer_kind(header)
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
-    report = CsvImportReport(kind=kind, rows=len(records))
+    report = CsvImportReport(kind=kind, rows=len(records), delimiter=parsed.delimiter)
+    names = field_names(header, parsed.names)
     if on_start is not None:
         on_start(len(records))
     memo: dict[Any, Any] = {}
@@ -114,7 +130,15 @@ def import_csv(
         with session_scope(database_url) as session:
             resolver = RefResolver(session, memo=memo)
             if kind == "feedback":
-                _feedback_batch(session, resolver, batch, report, route=route, max_chars=max_chars)
+                _feedback_batch(
+                    session,
+                    resolver,
+                    batch,
+                    report,
+                    route=route,
+                    max_chars=max_chars,
+                    names=names,
+                )
             else:
                 _entity_batch(session, resolver, kind, batch, report, max_chars=max_chars)
             # Rows of this batch may have created what earlier misses looked for.
@@ -123,6 +147,25 @@ def import_csv(
             progress(len(batch))
     report.problems.sort(key=lambda p: p.line)
     return report
+
+
+def field_names(header: list[str], written: dict[str, str]) -> FieldNames:
+    """Problems name the columns as the file wrote them (`Pain` when the file says `Pain`, not
+    `customer_pain`): for each canonical field, the first alias the header has."""
+    present = set(header)
+
+    def name_of(canonical: str) -> str:
+        for alias in FEEDBACK_ALIASES[canonical]:
+            if alias in present:
+                return written.get(alias, alias)
+        return canonical
+
+    return FieldNames(
+        customer_pain=name_of("customer_pain"),
+        account=name_of("account"),
+        submitter=name_of("submitter"),
+        created_at=name_of("created_at"),
+    )
 
 
 def _feedback_key(record: CsvRecord, canonical: dict[str, Any]) -> str:
@@ -142,6 +185,7 @@ def _feedback_batch(
     *,
     route: bool,
     max_chars: int,
+    names: FieldNames | None = None,
 ) -> None:
     prepared_rows: list[tuple[CsvRecord, str, PreparedFeedback, dict[str, Any]]] = []
     for record in batch:
@@ -158,7 +202,11 @@ def _feedback_batch(
                 raw["values"] = record.values
         else:
             prepared = prepare_feedback(
-                canonical, resolver, max_chars=max_chars, use_request=not route
+                canonical,
+                resolver,
+                max_chars=max_chars,
+                use_request=not route,
+                names=names or FieldNames(),
             )
             raw = {"line": record.line, "values": record.values}
         prepared_rows.append((record, key, prepared, raw))

@@ -1,7 +1,10 @@
 """Parsing of CSV files for the import, record by record, so one bad line never takes its
 neighbours down: a line with bytes that are not UTF-8, a stray quote or the wrong number of
 columns becomes one record with a `problem`, and parsing resumes on the next line. Also tells
-which kind of rows a header describes (docs/import-formats.md)."""
+which kind of rows a header describes (docs/import-formats.md).
+
+The delimiter is read from the header line (`csv.Sniffer` over `,` `;` tab `|`): a file saved by a
+spreadsheet with semicolons (European locales) is read as such, and the import says so."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from dataclasses import dataclass
 
 from gtm_feedback_dagster.core.validation import normalize_key
 
+DELIMITERS = ",;\t|"
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 KINDS = ("feedback", "areas", "users", "accounts", "opportunities", "requests")
 # A quoted field may span lines, but a record swallowing this many lines is a stray quote.
 MAX_RECORD_LINES = 200
@@ -64,8 +69,36 @@ class _LineFeeder:
         return self.lines[self.pos - 1][0]
 
 
+def sniff_delimiter(first_line: str) -> str:
+    """The header line's delimiter: a comma unless the line has none and another candidate
+    splits it (a header of one column stays comma-separated)."""
+    line = first_line.rstrip("\r\n")
+    if "," in line:
+        return ","
+    try:
+        found = csv.Sniffer().sniff(line, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+    return found if found in DELIMITERS else ","
+
+
+@dataclass
+class ParsedCsv:
+    header: list[str]  # normalised names
+    names: dict[str, str]  # normalised name -> the name as the file wrote it
+    delimiter: str
+    records: list[CsvRecord]
+
+    @property
+    def delimiter_name(self) -> str:
+        return DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))
+
+
 def _raw_records(
-    lines: list[tuple[str, str | None]], pos: int = 0, columns: int | None = None
+    lines: list[tuple[str, str | None]],
+    pos: int = 0,
+    columns: int | None = None,
+    delimiter: str = ",",
 ) -> Iterator[CsvRecord]:
     """Records from line index `pos` on. A record that went wrong after spanning several lines
     (a quote never closed, or closed lines later so the column count is off) is reported by its
@@ -73,7 +106,7 @@ def _raw_records(
     as rows of their own, so a stray quote never hides its neighbours."""
     while pos < len(lines):
         feeder = _LineFeeder(lines, pos)
-        reader = csv.reader(feeder, strict=True)
+        reader = csv.reader(feeder, strict=True, delimiter=delimiter)
         restart_at: int | None = None
         while True:
             start = feeder.pos
@@ -131,27 +164,36 @@ def _raw_records(
 
 def parse_csv(data: bytes) -> tuple[list[str], list[CsvRecord]]:
     """Returns (normalised header, records). Raises ValueError when there is no usable header."""
+    parsed = read_csv(data)
+    return parsed.header, parsed.records
+
+
+def read_csv(data: bytes) -> ParsedCsv:
+    """The header (normalised and as written), the delimiter and the records."""
     lines = _decode_lines(data)
-    header_record = next(_raw_records(lines), None)
+    first = next((line for line, _ in lines if line.strip()), "")
+    delimiter = sniff_delimiter(first)
+    header_record = next(_raw_records(lines, delimiter=delimiter), None)
     if header_record is None:
         raise ValueError("the file is empty: expected a header line and rows")
     if header_record.problem or header_record.fields is None:
         raise ValueError(f"the header line cannot be read: {header_record.problem}")
     header = [normalize_key(name) for name in header_record.fields]
+    names = {key: raw.strip() for key, raw in zip(header, header_record.fields, strict=True)}
     if any(not name for name in header):
         raise ValueError("the header line has an empty column name")
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise ValueError(f"the header names a column twice: {', '.join(duplicates)}")
     rows: list[CsvRecord] = []
-    for record in _raw_records(lines, header_record.end, len(header)):
+    for record in _raw_records(lines, header_record.end, len(header), delimiter):
         if record.fields is not None:
             if len(record.fields) != len(header):
                 mismatch = f"expected {len(header)} columns, got {len(record.fields)}"
                 record.problem = f"{record.problem}; {mismatch}" if record.problem else mismatch
             record.values = dict(zip(header, record.fields, strict=False))
         rows.append(record)
-    return header, rows
+    return ParsedCsv(header, names, delimiter, rows)
 
 
 def infer_kind(header: list[str]) -> str:
@@ -182,7 +224,10 @@ def infer_kind(header: list[str]) -> str:
         return "accounts"
     if "name" in columns and columns & {"slug", "firehose_channel", "description"}:
         return "areas"
+    hint = ""
+    if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
+        hint = " (the header is one column: is the file separated by something other than commas?)"
     raise ValueError(
-        f"cannot tell the kind of rows from the header ({', '.join(header)}); "
+        f"cannot tell the kind of rows from the header ({', '.join(header)}){hint}; "
         f"pass --kind ({'|'.join(KINDS)})"
     )

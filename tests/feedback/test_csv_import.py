@@ -118,7 +118,7 @@ def test_feedback_import_keeps_valid_rows_next_to_invalid_ones_and_is_idempotent
     report = import_csv(db_url, data)
     assert (report.kind, report.rows, report.created, report.invalid) == ("feedback", 9, 3, 6)
     reasons = {p.line: p.reason for p in report.problems}
-    assert reasons[4] == "customer_pain is empty"
+    assert reasons[4] == "text is empty"  # the column as the file calls it
     assert (
         "unknown severity 'unknown'" in reasons[5] and "unknown account 'Nobody Inc'" in reasons[5]
     )
@@ -298,3 +298,49 @@ def test_entity_imports_upsert_by_natural_key(db_url: str) -> None:
         assert shipped.shipped_at is not None and shipped.shipped_notified_at is not None
         dark = session.scalars(select(Request).where(Request.external_id == "R1")).one()
         assert dark.shipped_notified_at is None and dark.reminder_sent_at is None
+
+
+# ---------------------------------------------------------------------------- delimiters, names
+
+
+def test_a_semicolon_separated_file_is_read_as_such(sqlite_url: str) -> None:
+    seed_url(sqlite_url)
+    data = (
+        b"Text;Severity;Account;Submitter\n"
+        b"Exports time out, badly;high;Acme;ann@example.com\n"
+        b"Needs SSO;Dealbreaker;Globex;bob@example.com\n"
+    )
+    report = import_csv(sqlite_url, data)
+    assert (report.kind, report.rows, report.created, report.invalid) == ("feedback", 2, 2, 0)
+    assert report.as_dict()["delimiter"] == "semicolon"
+    assert {e.customer_pain for e in _entries(sqlite_url)} == {
+        "Exports time out, badly",
+        "Needs SSO",
+    }
+    tabbed = import_csv(
+        sqlite_url, b"Text\tSeverity\tAccount\tSubmitter\nTabs\tlow\tAcme\tann@example.com\n"
+    )
+    assert (tabbed.created, tabbed.delimiter) == (1, "\t")
+
+
+def test_a_one_column_header_with_semicolons_gets_a_delimiter_hint() -> None:
+    with pytest.raises(ValueError, match="separated by something other than commas"):
+        infer_kind(["name;slug_x;desc"])
+
+
+def test_comma_files_with_semicolons_in_values_stay_comma_separated() -> None:
+    header, records = parse_csv(b'text,severity\n"a; b; c",low\n')
+    assert header == ["text", "severity"] and records[0].values == {
+        "text": "a; b; c",
+        "severity": "low",
+    }
+
+
+def test_an_empty_text_column_is_reported_under_the_files_column_name(sqlite_url: str) -> None:
+    seed_url(sqlite_url)
+    report = import_csv(
+        sqlite_url, b"Customer Pain,Severity,Customer,User\n ,low,Acme,ann@example.com\n"
+    )
+    assert [p.reason for p in report.problems] == ["Customer Pain is empty"]
+    report = import_csv(sqlite_url, b"Pain;Severity;Account;Submitter\n;low;Acme;ann@example.com\n")
+    assert [p.reason for p in report.problems] == ["Pain is empty"]
