@@ -217,21 +217,52 @@ def migrate_reference(file: Path, route: bool, as_json: bool) -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Run the intake service (HTTP feedback API, Slack endpoints) with uvicorn."""
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (each loads the model once).",
+)
+@click.option(
+    "--proxy-headers/--no-proxy-headers",
+    default=True,
+    show_default=True,
+    help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips (behind a load balancer).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    help="Proxies whose forwarded headers are trusted (comma-separated, or *); "
+    "default: uvicorn's (FORWARDED_ALLOW_IPS or 127.0.0.1).",
+)
+def serve(
+    host: str, port: int, workers: int, proxy_headers: bool, forwarded_allow_ips: str | None
+) -> None:
+    """Run the intake service (HTTP feedback API, Slack endpoints, request pages) with uvicorn."""
 
     import uvicorn
 
     from gtm_feedback_dagster.intake.api import API_TOKEN_ENV
-    from gtm_feedback_dagster.intake.app import create_app
 
-    settings = ready_settings()
+    ready_settings()
     if not load_secrets().api_token:
         click.echo(
             f"warning: {API_TOKEN_ENV} is not set; /api/feedback answers 503 until it is",
             err=True,
         )
-    uvicorn.run(create_app(settings, warm=True), host=host, port=port, log_level="info")
+    # The factory form lets uvicorn start several workers; each builds its own runtime and
+    # warms search at start-up (`/healthz` says "warming" until it is "ready").
+    uvicorn.run(
+        "gtm_feedback_dagster.intake.app:served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level="info",
+    )
 
 
 def register(cli: click.Group) -> None:

@@ -50,6 +50,12 @@ def _database_reachable(url: str) -> bool:
         return False
 
 
+def served_app() -> Starlette:
+    """The app as `gtm-feedback serve` runs it (uvicorn's factory for `--workers`): settings
+    from the environment, search warmed at start-up."""
+    return create_app(warm=True)
+
+
 def create_app(
     settings: Settings | None = None, runtime: Runtime | None = None, warm: bool = False
 ) -> Starlette:

@@ -31,6 +31,8 @@ class DeliverOutboxConfig(dg.Config):
     ins={"start_after": dg.In(dg.Nothing, description="Runs after the op that queued messages.")},
     retry_policy=DB_RETRY_POLICY,
     tags={"kind": "slack"},
+    # Slack rate-limits per workspace: deploy/dagster.yaml caps concurrent senders.
+    pool="slack_api",
     description=(
         "Sends the due Slack messages of the outbox (oldest first; 429s honour Retry-After, "
         "transient errors back off, permanent ones mark the message failed). Without "

@@ -129,6 +129,7 @@ def resources_for(settings: Settings) -> dict[str, Any]:
             provider="upstash",
             url=dg.EnvVar(UPSTASH_VECTOR_REST_URL),
             token=dg.EnvVar(UPSTASH_VECTOR_REST_TOKEN),
+            namespace=settings.upstash_namespace,
         )
     else:
         index = VectorIndexResource(provider="local")

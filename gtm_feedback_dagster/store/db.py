@@ -10,10 +10,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
+
+from gtm_feedback_dagster.config import db_pool_limits
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -48,7 +50,8 @@ def make_engine(url: str, pooled: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if pooled:
-        pool_args = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+        pool_size, max_overflow = db_pool_limits()
+        pool_args = {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": max_overflow}
     return create_engine(url, **pool_args)
 
 
@@ -83,9 +86,27 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+# Any constant: the key of the PostgreSQL advisory lock that serialises migrations.
+MIGRATION_LOCK_KEY = 7_310_418_262
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the schema up to date; safe to run on every start."""
-    command.upgrade(alembic_config(url), revision)
+    """Bring the schema up to date; safe to run on every start. On PostgreSQL an advisory lock
+    makes replicas that start together migrate one after another (the second finds nothing to
+    do)."""
+    if make_url(normalize_url(url)).get_backend_name() != "postgresql":
+        command.upgrade(alembic_config(url), revision)
+        return
+    engine = make_engine(url, pooled=False)
+    try:
+        with engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                command.upgrade(alembic_config(url), revision)
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    finally:
+        engine.dispose()
 
 
 def current_revision(url: str) -> str | None:

@@ -129,7 +129,7 @@ def build_vector_index(
             raise VectorIndexError(
                 "GTM_FEEDBACK_VECTOR_INDEX=upstash needs " + " and ".join(missing) + " to be set"
             )
-        return UpstashIndex(url=url, token=token, dim=dim)
+        return UpstashIndex(url=url, token=token, namespace=settings.upstash_namespace, dim=dim)
     raise VectorIndexError(
         f"GTM_FEEDBACK_VECTOR_INDEX must be local or upstash, got {settings.vector_index!r}"
     )

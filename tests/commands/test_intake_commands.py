@@ -211,14 +211,18 @@ def test_migrate_reference_rejects_non_json(app_env: str, tmp_path: Path) -> Non
     assert result.exit_code == 2 and "is not valid JSON" in result.stderr
 
 
-def test_serve_runs_the_intake_service(app_env: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_runs_the_intake_service(app_env: str, tmp_path: Path, workers: int) -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
     env = {**os.environ, "GTM_FEEDBACK_API_TOKEN": "serve-test-token"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "gtm_feedback_dagster.cli", "serve", "--port", str(port)],
+        [
+            *(sys.executable, "-m", "gtm_feedback_dagster.cli", "serve", "--port", str(port)),
+            *("--workers", str(workers), "--forwarded-allow-ips", "127.0.0.1"),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -238,6 +242,13 @@ def test_serve_runs_the_intake_service(app_env: str, tmp_path: Path) -> None:
         assert health["ok"] is True and health["search"] in ("cold", "warming", "ready"), health
         denied = httpx.post(f"http://127.0.0.1:{port}/api/feedback", json={})
         assert denied.status_code == 401
+        if workers > 1:  # a warm search, then every worker answers: poll until ready
+            while httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()["search"] in (
+                "cold",
+                "warming",
+            ):
+                assert time.monotonic() < deadline + 120, "search did not warm up"
+                time.sleep(0.5)
     finally:
         process.terminate()
         process.wait(timeout=15)
