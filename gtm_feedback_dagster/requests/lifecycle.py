@@ -135,7 +135,7 @@ def edit_request(
             problems.extend(exc.problems)
     if slug is not None:
         new_slug = slugify(slug)
-        if not new_slug:
+        if not any(c.isalnum() for c in slug):
             problems.append(f"slug {slug!r} has no letters or digits")
         elif new_slug != request.slug:
             taken = session.scalar(select(Request.id).where(Request.slug == new_slug))
