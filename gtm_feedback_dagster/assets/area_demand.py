@@ -16,6 +16,7 @@ from gtm_feedback_dagster.requests.demand import (
     COLUMN_DESCRIPTIONS,
     MONEY_COLUMNS,
     area_demand_frame,
+    area_totals,
 )
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.store.db import engine_for
@@ -75,6 +76,7 @@ def area_demand(context: dg.AssetExecutionContext, store: StoreResource) -> dg.O
     area = context.partition_key
     with engine_for(store.url).connect() as conn:
         frame = area_demand_frame(conn, area)
+        totals = area_totals(conn, area)
     open_rows = frame[frame["status"] == "open"]
     return dg.Output(
         frame,
@@ -83,11 +85,18 @@ def area_demand(context: dg.AssetExecutionContext, store: StoreResource) -> dg.O
             "dagster/row_count": dg.MetadataValue.int(len(frame)),
             "dagster/table_name": TABLE_NAME,
             "open_requests": dg.MetadataValue.int(len(open_rows)),
+            # Per request (the largest row), then the area's figures over distinct accounts and
+            # distinct opportunities: never the sum of the rows, which counts an account once
+            # per request it asked for.
             "top_request_arr": dg.MetadataValue.text(
                 format_arr(frame["arr"].max() if len(frame) else 0.0)
             ),
+            "area_accounts": dg.MetadataValue.int(int(totals["accounts"])),
+            "area_arr": dg.MetadataValue.text(format_arr(totals["arr"])),
+            "area_enterprise_arr": dg.MetadataValue.text(format_arr(totals["enterprise_arr"])),
             "open_opportunity_value": dg.MetadataValue.text(
-                format_arr(frame["open_opportunity_value"].sum())
+                f"{format_arr(totals['open_opportunity_value'])} "
+                f"({int(totals['open_opportunities'])} opportunities)"
             ),
             "preview": dg.MetadataValue.md(_preview(frame)),
         },

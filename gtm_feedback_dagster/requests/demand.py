@@ -92,6 +92,27 @@ def _segment_mix(frame: pd.DataFrame) -> str:
     )
 
 
+def area_totals(conn: Connection, area: str) -> dict[str, float | int]:
+    """The area's figures above one request, each counting distinct things: the ARR of the
+    distinct accounts asking for any request of the area, of the distinct enterprise accounts
+    among them, and the value of the distinct open opportunities named."""
+    import pandas as pd
+
+    entries = pd.read_sql(_ENTRIES_SQL, conn, params={"area": area})
+    accounts = entries.dropna(subset=["account_id"]).drop_duplicates("account_id")
+    arr = accounts["account_arr"].astype(float).fillna(0.0)
+    enterprise = accounts["is_enterprise"].fillna(False).astype(bool)
+    opps = entries.dropna(subset=["opportunity_id"]).drop_duplicates("opportunity_id")
+    opps = opps.loc[[_open_stage(s) for s in opps["stage"]]]
+    return {
+        "accounts": len(accounts),
+        "arr": float(arr.sum()),
+        "enterprise_arr": float(arr[enterprise.to_numpy()].sum()),
+        "open_opportunities": len(opps),
+        "open_opportunity_value": float(opps["opportunity_arr"].astype(float).fillna(0.0).sum()),
+    }
+
+
 def area_demand_frame(conn: Connection, area: str) -> pd.DataFrame:
     """One row per request of `area` (every status), ordered by distinct-account ARR."""
     import pandas as pd

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gtm_feedback_dagster.assets.area_demand import IO_MANAGER_KEY, TABLE_NAME, area_demand
-from gtm_feedback_dagster.requests.demand import area_demand_frame
+from gtm_feedback_dagster.requests.demand import area_demand_frame, area_totals
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.resources.table_io import DatabaseTableIOManager
 from gtm_feedback_dagster.store.db import engine_for, session_scope
@@ -55,6 +55,10 @@ def test_materialize_then_load_a_dataframe(sqlite_url: str) -> None:
     types = {c.name: c.type for c in schema.columns}
     assert types["arr"] == "float" and types["entries"] == "int"
     assert meta["top_request_arr"].value == "$350.0K"
+    # Area figures over distinct accounts: Acme 300K + Globex 250K + Initech 50K, once each.
+    assert meta["area_arr"].value == "$600.0K" and meta["area_accounts"].value == 3
+    assert meta["area_enterprise_arr"].value == "$550.0K"
+    assert meta["open_opportunity_value"].value == "$100.0K (1 opportunities)"
 
     with defs.get_asset_value_loader(instance=instance) as loader:
         frame = loader.load_asset_value("area_demand", partition_key="identity")
@@ -119,9 +123,14 @@ def test_no_total_exceeds_the_arr_it_could_include(tmp_path_factory, world: dict
             entry(session, reqs[r], accts[a], severity, opp=opps[a] if with_opp else None)
     with engine_for(url).connect() as conn:
         frame = area_demand_frame(conn, "area")
+        totals = area_totals(conn, "area")
     all_arr = sum(arr for arr, _ in world["accounts"])
     enterprise_arr = sum(arr for arr, ent in world["accounts"] if ent)
     all_opps = sum(1000.0 * (i + 1) for i in range(len(world["accounts"])))
+    asked_any = {a for _, a, _, _ in world["entries"]}
+    assert abs(totals["arr"] - sum(world["accounts"][a][0] for a in asked_any)) < 1e-3
+    assert totals["arr"] <= all_arr + 1e-3 and totals["enterprise_arr"] <= enterprise_arr + 1e-3
+    assert totals["open_opportunity_value"] <= all_opps
     for row in frame.itertuples(index=False):
         asked = {a for r, a, _, _ in world["entries"] if reqs_index(r) == row.title}
         could = sum(world["accounts"][a][0] for a in asked)
