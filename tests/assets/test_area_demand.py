@@ -1,4 +1,5 @@
-"""`area_demand`: materialized into the app database and loaded back as a DataFrame."""
+"""`area_demand`: materialized into the app database (SQLite and PostgreSQL) and loaded back as
+a DataFrame; a property test of its distinct-account figures."""
 
 from __future__ import annotations
 
@@ -26,19 +27,19 @@ def _defs(url: str) -> dg.Definitions:
     )
 
 
-def test_materialize_then_load_a_dataframe(sqlite_url: str) -> None:
-    with session_scope(sqlite_url) as session:
+def test_materialize_then_load_a_dataframe(db_url: str) -> None:
+    with session_scope(db_url) as session:
         ids = seed_report_world(session).ids
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("product_area", ["identity", "billing"])
-    defs = _defs(sqlite_url)
+    defs = _defs(db_url)
     for area in ("identity", "billing", "identity"):  # a re-run replaces its partition only
         result = dg.materialize(
             [area_demand],
             partition_key=area,
             resources={
-                "store": StoreResource(database_url=sqlite_url),
-                IO_MANAGER_KEY: DatabaseTableIOManager(database_url=sqlite_url),
+                "store": StoreResource(database_url=db_url),
+                IO_MANAGER_KEY: DatabaseTableIOManager(database_url=db_url),
             },
             instance=instance,
         )
