@@ -197,3 +197,24 @@ def test_environment_read_detection(tmp_path: Path) -> None:
         "os.environ['E'] = '1'\n"  # a write is not a read
     )
     assert _environment_reads(sample) == [2, 3, 4, 5]
+
+
+# Modules that may be long: the first migration is Alembic's output. The two `ai/` modules are
+# the one split still owed (local model vs. OpenAI embedder; chat client vs. LLM tasks).
+LONG_MODULES_ALLOWED = {
+    "store/migrations/versions/0001_initial_schema.py",
+    "ai/embedders.py",
+    "ai/llm.py",
+}
+MAX_MODULE_LINES = 420  # "about 400": one concern per module
+
+
+def test_no_module_is_too_long() -> None:
+    too_long = {
+        str(path.relative_to(ROOT)): n
+        for path in ROOT.rglob("*.py")
+        if str(path.relative_to(ROOT)) not in LONG_MODULES_ALLOWED
+        for n in [len(path.read_text().splitlines())]
+        if n > MAX_MODULE_LINES
+    }
+    assert too_long == {}, f"split these by concern: {too_long}"
