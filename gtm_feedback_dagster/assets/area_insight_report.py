@@ -96,7 +96,7 @@ def area_insight_report(
         previous = previous_report(session, area.id, day)
 
     # LLM calls happen outside any database transaction; each falls back on its own.
-    from gtm_feedback_dagster.ai.llm import name_theme, write_narrative
+    from gtm_feedback_dagster.ai.llm_reports import name_theme, write_narrative
 
     chat = llm.get()
     report = build_report(

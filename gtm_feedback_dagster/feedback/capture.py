@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gtm_feedback_dagster.ai.llm import summarize_thread
+from gtm_feedback_dagster.ai.llm_reports import summarize_thread
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.feedback.submission import RefResolver, prepare_feedback, store_feedback
 from gtm_feedback_dagster.feedback.summarize import (

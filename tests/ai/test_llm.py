@@ -17,8 +17,10 @@ from gtm_feedback_dagster.ai.llm import (
     build_llm,
     draft_request,
     judge_match,
-    name_theme,
     sentence_count,
+)
+from gtm_feedback_dagster.ai.llm_reports import (
+    name_theme,
     summarize_thread,
     unsupported_numbers,
     write_narrative,
