@@ -54,7 +54,7 @@ USER 10001:10001
 WORKDIR /home/gtm
 # Warm the model as the runtime user so anything written on first use (an ONNX export, caches)
 # lands in this user's home inside the image: a container never downloads or exports anything.
-RUN python -c "from gtm_feedback_dagster.ai.embedders import LocalEmbedder; \
+RUN python -c "from gtm_feedback_dagster.ai.local_model import LocalEmbedder; \
 e = LocalEmbedder(); e.load(); v = e.embed(['warm up']); assert v.shape == (1, 384), v.shape" \
     && gtm-feedback --version
 EXPOSE 8000

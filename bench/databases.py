@@ -24,7 +24,7 @@ from bench.common import (
     store_random_vectors,
 )
 from bench.steady_state import DueWork, build_steady_state
-from gtm_feedback_dagster.ai.embedders import LOCAL_MODEL_NAME, LocalEmbedder
+from gtm_feedback_dagster.ai.local_model import LOCAL_MODEL_NAME, LocalEmbedder
 from gtm_feedback_dagster.analytics.graph import update_area_graph
 from gtm_feedback_dagster.core.request_graph import GraphParams
 from gtm_feedback_dagster.store.db import session_scope

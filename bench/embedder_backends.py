@@ -43,7 +43,8 @@ from bench.common import (
     timed,
     write_results,
 )
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder, load_onnx_model
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
+from gtm_feedback_dagster.ai.onnx_export import load_onnx_model
 from gtm_feedback_dagster.core.text import query_text, request_text
 
 TARGET_SPEEDUP = 1.8
@@ -54,7 +55,7 @@ COLD = """
 import sys, time
 started = time.perf_counter()
 from pathlib import Path
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 embedder = LocalEmbedder(backend=sys.argv[1], home=Path(sys.argv[2]))
 embedder.embed(["warm up the model"])
 seconds = time.perf_counter() - started

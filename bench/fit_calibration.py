@@ -37,7 +37,7 @@ from bench.evaluation import (
     retrieve,
     subsample_catalogue,
 )
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.core.calibration import (
     FEATURES,
     PARAMS_VERSION,

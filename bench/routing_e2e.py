@@ -44,7 +44,7 @@ from bench.common import (
     timed,
     working_copy,
 )
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.core.text import query_text
 from gtm_feedback_dagster.jobs.route_feedback import (
     ROUTE_OP_NAME,

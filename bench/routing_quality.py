@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.evaluation import demo_set, evaluate, format_table, retrieve
-from gtm_feedback_dagster.ai.embedders import Embedder, LocalEmbedder, OpenAIEmbedder
+from gtm_feedback_dagster.ai.embedders import Embedder, OpenAIEmbedder
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.core.calibration import CalibrationParams, default_params
 from gtm_feedback_dagster.core.text import query_text
 from gtm_feedback_dagster.routing.decide import Thresholds

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from tests.standins.openai_standin import OpenAIStandin
 from tests.standins.upstash_standin import UpstashStandin
 

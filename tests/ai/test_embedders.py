@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gtm_feedback_dagster.ai import embedders
+from gtm_feedback_dagster.ai import local_model
 from gtm_feedback_dagster.ai.embedders import (
     EmbeddingError,
     EmbeddingTransientError,
-    LocalEmbedder,
     OpenAIEmbedder,
     build_embedder,
 )
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.core.text import query_text, request_text
 from tests.standins.openai_standin import OpenAIStandin, openai_error
@@ -47,7 +47,8 @@ def test_importing_embedders_does_not_import_heavy_libraries() -> None:
     import subprocess
 
     code = (
-        "import sys, gtm_feedback_dagster.ai.embedders, gtm_feedback_dagster.ai.llm, "
+        "import sys, gtm_feedback_dagster.ai.embedders, gtm_feedback_dagster.ai.local_model, "
+        "gtm_feedback_dagster.ai.onnx_export, gtm_feedback_dagster.ai.llm, "
         "gtm_feedback_dagster.vectors.base; "
         "print(','.join(m for m in ('sentence_transformers', 'torch', 'openai', 'faiss', "
         "'onnxruntime', 'tokenizers', 'transformers') "
@@ -92,13 +93,13 @@ def test_local_is_deterministic_and_batch_independent(local_embedder: LocalEmbed
 
 @pytest.mark.model
 def test_local_model_loads_once_per_process(local_embedder: LocalEmbedder) -> None:
-    key = ("onnx", str(embedders.packaged_model_path()))
-    loaded = embedders._MODELS[key]
+    key = ("onnx", str(local_model.packaged_model_path()))
+    loaded = local_model._MODELS[key]
     first, second = LocalEmbedder(batch_size=8), LocalEmbedder()
     first.embed(["one"])
     second.embed(["two"])
-    assert embedders.MODEL_LOAD_COUNT == 1
-    assert embedders._MODELS[key] is loaded
+    assert local_model.MODEL_LOAD_COUNT == 1
+    assert local_model._MODELS[key] is loaded
     assert first.usage.texts == 1 and second.usage.texts == 1
 
 

@@ -12,17 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gtm_feedback_dagster.ai import embedders
-from gtm_feedback_dagster.ai.embedders import (
+from gtm_feedback_dagster.ai import local_model, onnx_export
+from gtm_feedback_dagster.ai.embedders import build_embedder
+from gtm_feedback_dagster.ai.local_model import (
     LocalEmbedder,
-    OnnxLoad,
     OnnxModel,
-    build_embedder,
-    load_onnx_model,
     local_model_id,
-    onnx_export_path,
     packaged_model_path,
 )
+from gtm_feedback_dagster.ai.onnx_export import OnnxLoad, load_onnx_model, onnx_export_path
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
@@ -105,7 +103,7 @@ def test_tokenizer_pads_per_batch_and_truncates_like_sentence_transformers(
     torch_vectors: np.ndarray,
 ) -> None:
     _, model, _ = exported
-    st = embedders._MODELS[("torch", str(packaged_model_path()))]
+    st = local_model._MODELS[("torch", str(packaged_model_path()))]
     assert st.max_seq_length == 256  # what sentence-transformers uses for this model
     assert model.max_seq_length == st.max_seq_length
     padding = model.tokenizer.padding
@@ -121,7 +119,7 @@ def test_tokenizer_pads_per_batch_and_truncates_like_sentence_transformers(
 def test_onnx_path_imports_no_torch(exported: tuple[Path, OnnxModel, OnnxLoad]) -> None:
     home = exported[0]
     code = (
-        "import sys; from gtm_feedback_dagster.ai.embedders import LocalEmbedder; "
+        "import sys; from gtm_feedback_dagster.ai.local_model import LocalEmbedder; "
         f"e = LocalEmbedder(home=__import__('pathlib').Path({str(home)!r})); "
         "e.embed(['hello']); assert e.active_backend == 'onnx'; "
         "print(','.join(m for m in ('torch', 'sentence_transformers', 'transformers') "
@@ -193,9 +191,9 @@ def test_export_that_fails_verification_is_refused_for_torch(
     tmp_path: Path, torch_embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     torch_key = ("torch", str(packaged_model_path()))
-    monkeypatch.setattr(embedders, "_MODELS", {torch_key: embedders._MODELS[torch_key]})
-    monkeypatch.setattr(embedders, "MODEL_LOADS", {})
-    monkeypatch.setattr(embedders, "ONNX_MIN_COSINE", 1.5)  # nothing can pass
+    monkeypatch.setattr(local_model, "_MODELS", {torch_key: local_model._MODELS[torch_key]})
+    monkeypatch.setattr(local_model, "MODEL_LOADS", {})
+    monkeypatch.setattr(onnx_export, "ONNX_MIN_COSINE", 1.5)  # nothing can pass
     embedder = LocalEmbedder(home=tmp_path)
     assert embedder.active_backend == "torch"  # refused: torch serves, same vectors
     assert embedder.model_id == torch_embedder.model_id
@@ -280,7 +278,7 @@ def test_other_weights_get_another_model_id_and_a_re_embed(
         upsert_vectors(
             s, local_embedder.model_id, [(r.id, r.content_hash) for r in plan.to_embed], vectors
         )
-    monkeypatch.setattr(embedders, "MODEL_LOADS", dict(embedders.MODEL_LOADS))
+    monkeypatch.setattr(local_model, "MODEL_LOADS", dict(local_model.MODEL_LOADS))
     other = LocalEmbedder(home=tmp_path, model_dir=_tiny_model(tmp_path / "tiny-bert"))
     assert other.model_id.startswith("local:tiny-bert@") and other.model_id != local_model_id()
     other_vectors = other.embed(TEXTS[:3])
@@ -295,8 +293,8 @@ def test_unwritable_home_falls_back_to_torch(
     tmp_path: Path, torch_embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     torch_key = ("torch", str(packaged_model_path()))
-    monkeypatch.setattr(embedders, "_MODELS", {torch_key: embedders._MODELS[torch_key]})
-    monkeypatch.setattr(embedders, "MODEL_LOADS", {})
+    monkeypatch.setattr(local_model, "_MODELS", {torch_key: local_model._MODELS[torch_key]})
+    monkeypatch.setattr(local_model, "MODEL_LOADS", {})
     home = tmp_path / "home"
     home.write_text("a file where the home folder should be")  # models/ cannot be created
     embedder = LocalEmbedder(home=home)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from sqlalchemy import delete, select
 
-from gtm_feedback_dagster.ai.embedders import Embedder, LocalEmbedder
+from gtm_feedback_dagster.ai.embedders import Embedder
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.assets.request_embeddings import request_embeddings
 from gtm_feedback_dagster.resources.ai import EmbedderResource, VectorIndexResource
 from gtm_feedback_dagster.resources.store import StoreResource

@@ -14,7 +14,7 @@ import pytest
 
 from bench.graph import compare_neighbours, faiss_knn
 from bench.run import BENCHMARKS, main, parse_only
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.core.request_graph import knn_edges
 from gtm_feedback_dagster.definitions import defs
 

@@ -7,8 +7,8 @@ import json
 import dagster as dg
 from click.testing import CliRunner
 
-from gtm_feedback_dagster.ai import embedders
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder
+from gtm_feedback_dagster.ai import local_model
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.cli import cli
 from tests.routing.handmade import add_entry, counts, entry, seed_requests
 
@@ -59,4 +59,4 @@ def test_route_runs_the_job_on_the_local_instance(
         assert len(runs) == 2
     again = CliRunner().invoke(cli, ["route"])
     assert again.exit_code == 0 and "no pending feedback" in again.output
-    assert embedders.MODEL_LOAD_COUNT == 1  # one model per process, however many runs
+    assert local_model.MODEL_LOAD_COUNT == 1  # one model per process, however many runs

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.cli import cli
 from gtm_feedback_dagster.config import load_settings
 from gtm_feedback_dagster.intake.app import create_app

@@ -9,7 +9,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.config import load_settings
 from gtm_feedback_dagster.intake.search_api import SearchService, build_routes
 from gtm_feedback_dagster.runtime import Runtime

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 from sqlalchemy import select
 
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.jobs.route_feedback import route_feedback_job, route_run_config
 from gtm_feedback_dagster.resources.ai import EmbedderResource, LLMResource, VectorIndexResource
 from gtm_feedback_dagster.resources.slack import SlackResource

@@ -9,7 +9,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.routing.engine import RoutingEnv, route_batch
 from gtm_feedback_dagster.routing.search import search_requests
 from gtm_feedback_dagster.store.db import session_scope

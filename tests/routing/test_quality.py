@@ -16,7 +16,7 @@ import json
 import pytest
 
 from bench import routing_quality
-from gtm_feedback_dagster.ai.embedders import LocalEmbedder
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 
 
 def test_smoke_benchmark_stays_above_the_floor(
