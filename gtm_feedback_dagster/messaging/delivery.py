@@ -28,6 +28,7 @@ from gtm_feedback_dagster.messaging.outbox import (
     SENDING_LEASE,
     SENT,
     TOKEN_ERROR_DEFER,
+    approval_request_row,
     backoff,
     due_filter,
     due_ids,
@@ -156,16 +157,7 @@ def _approval_message(session: Session, approval_id: int) -> tuple[str | None, s
     approval = session.get(Approval, approval_id)
     if approval is not None and approval.slack_channel and approval.slack_ts:
         return approval.slack_channel, approval.slack_ts
-    original = session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.approval_id == approval_id,
-            OutboxMessage.kind != KIND_APPROVAL_UPDATE,
-            OutboxMessage.user_id.is_not(None),
-            OutboxMessage.target_ts.is_(None),
-        )
-        .order_by(OutboxMessage.id)
-    ).first()
+    original = approval_request_row(session, approval_id)
     if original is None:
         return None, None
     if original.status == SENT and original.slack_channel and original.slack_ts:

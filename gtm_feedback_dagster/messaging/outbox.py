@@ -211,3 +211,17 @@ def status_counts(session: Session) -> dict[str, int]:
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     ).all()
     return {status: int(count) for status, count in rows}
+
+
+def approval_request_row(session: Session, approval_id: int) -> OutboxMessage | None:
+    """The outbox row of an approval's question DM (not its later in-place edits)."""
+    return session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.approval_id == approval_id,
+            OutboxMessage.kind != KIND_APPROVAL_UPDATE,
+            OutboxMessage.user_id.is_not(None),
+            OutboxMessage.target_ts.is_(None),
+        )
+        .order_by(OutboxMessage.id)
+    ).first()

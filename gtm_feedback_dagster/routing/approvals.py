@@ -27,6 +27,7 @@ from gtm_feedback_dagster.messaging.outbox import (
     KIND_APPROVAL_UPDATE,
     QUEUED,
     SENT,
+    approval_request_row,
     cancel_queued,
     enqueue,
 )
@@ -136,16 +137,7 @@ def _queue_decision_update(
 ) -> None:
     """Edits the approval DM in place: its question plus the decision, buttons removed. A DM
     still waiting in the outbox is cancelled instead (its buttons would be stale)."""
-    original = session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.approval_id == approval_id,
-            OutboxMessage.kind != KIND_APPROVAL_UPDATE,
-            OutboxMessage.user_id.is_not(None),
-            OutboxMessage.target_ts.is_(None),
-        )
-        .order_by(OutboxMessage.id)
-    ).first()
+    original = approval_request_row(session, approval_id)
     if original is not None and original.status == QUEUED:
         cancelled = cancel_queued(
             session,
