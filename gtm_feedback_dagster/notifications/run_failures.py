@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.messaging import outbox
+from gtm_feedback_dagster.messaging.mrkdwn import escape_mrkdwn
 
 KIND_RUN_FAILURE = "run_failure"
 MAX_ERROR_CHARS = 500
@@ -22,9 +23,7 @@ def queue_run_failure(
     """Queues the notice for the ops channel; None when no channel is set or it was queued."""
     if not settings.ops_channel:
         return None
-    detail = (error or "no error message").strip().splitlines()[0][:MAX_ERROR_CHARS]
-    # Slack mrkdwn: &, < and > are the only characters that need escaping.
-    detail = detail.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    detail = escape_mrkdwn((error or "no error message").strip().splitlines()[0][:MAX_ERROR_CHARS])
     text = (
         f":rotating_light: Dagster run of `{job_name}` failed: {detail}\n"
         f"<{run_url(settings, run_id)}|Open the run in Dagster>"

@@ -128,13 +128,17 @@ def ensure_request_vectors(
     session: Callable[[], AbstractContextManager[Session]],
     embedder: Embedder,
     index: VectorIndex,
+    repair: bool = True,
 ) -> int:
     """Embed (in one call) every searchable request whose stored vector is missing or stale, and
     put the new vectors into the table and the serving index. Returns how many; one query when
-    everything is current."""
+    everything is current. `repair` first refills an index that lost vectors (routing does,
+    before deciding; a search skips it, since counting a remote index is a call per search)."""
     with session() as s:
         plan = plan_sync(s, embedder.model_id)
-        repaired = repair_index(s, embedder.model_id, index, expected=len(plan.unchanged))
+        repaired = (
+            repair_index(s, embedder.model_id, index, expected=len(plan.unchanged)) if repair else 0
+        )
     if repaired:
         log.warning(
             "the vector index held fewer vectors than the table (lost or reset?): re-upserted "
@@ -181,7 +185,7 @@ class Search:
         """The serving index with every searchable request's current vector in it."""
         with self.runtime.session() as s:
             index = self.index(s)
-        if ensure_request_vectors(self.runtime.session, self.embedder, index):
+        if ensure_request_vectors(self.runtime.session, self.embedder, index, repair=False):
             with self.runtime.session() as s:  # the table changed: pick the new vectors up
                 index = self.index(s)
         return index
