@@ -32,9 +32,9 @@ def web_login(email: str, next_path: str) -> None:
         ).first()
         if user is None:
             raise click.ClickException(f"unknown user {email!r} (see `gtm-feedback users list`)")
-        address = user.email
-    signer = Signer(load_web_secret(settings, load_secrets()))
-    click.echo(login_link(signer, settings.app_url, address, next_path))
+        signer = Signer(load_web_secret(settings, load_secrets()))
+        link = login_link(signer, session, settings.app_url, user.email, next_path)
+    click.echo(link)
 
 
 def register(cli: click.Group) -> None:

@@ -8,8 +8,8 @@ Who is signed in, in this order:
 
 One-time sign-in links carry a signed token `{email, exp, nonce}` valid LINK_MINUTES. The link
 opens a confirmation page whose button POSTs the token, so a Slack unfurl (a GET) never spends
-it; a spent nonce is remembered by the process until the token expires (single use within one
-service process: a replica that did not see it would accept it until expiry).
+it. Each link is recorded in the app database when issued and spent by one conditional UPDATE
+(store/login_tokens.py), so it signs in once across every process and replica.
 
 CSRF: every form carries `csrf`, an HMAC of the session id (signed-in pages) or of a random
 pre-session cookie (the sign-in forms); a POST without the right one answers 403.
@@ -26,15 +26,17 @@ import hmac
 import json
 import os
 import secrets
-import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from gtm_feedback_dagster.config import Secrets, Settings
+from gtm_feedback_dagster.store.login_tokens import link_open, record_link, spend_link
 
 SESSION_COOKIE = "gtm_session"
 PRE_COOKIE = "gtm_pre"
@@ -81,8 +83,6 @@ class Identity:
 class Signer:
     def __init__(self, key: bytes) -> None:
         self._key = key
-        self._spent: dict[str, float] = {}
-        self._lock = threading.Lock()
 
     def _mac(self, purpose: str, body: str) -> str:
         return _b64(hmac.new(self._key, f"{purpose}:{body}".encode(), hashlib.sha256).digest())
@@ -106,40 +106,29 @@ class Signer:
             return None
         return payload
 
-    # -- sign-in links
-    def login_token(self, email: str, minutes: int = LINK_MINUTES) -> str:
-        return self.sign(
-            "login",
-            {
-                "email": email,
-                "exp": int(time.time()) + minutes * 60,
-                "nonce": secrets.token_urlsafe(12),
-            },
-        )
+    # -- sign-in links (single use across replicas: store/login_tokens.py)
+    def login_token(self, session: Session, email: str, minutes: int = LINK_MINUTES) -> str:
+        """A signed link token, recorded in the app database so it can be spent once."""
+        exp = int(time.time()) + minutes * 60
+        nonce = secrets.token_urlsafe(12)
+        record_link(session, nonce, email, datetime.fromtimestamp(exp, UTC))
+        return self.sign("login", {"email": email, "exp": exp, "nonce": nonce})
 
-    def peek_login(self, token: str | None) -> dict[str, Any] | None:
+    def peek_login(self, session: Session, token: str | None) -> dict[str, Any] | None:
+        """The payload of a valid link that is still unspent (spends nothing)."""
         payload = self.unsign("login", token)
-        if payload is None:
+        if payload is None or not link_open(session, str(payload["nonce"])):
             return None
-        with self._lock:
-            if payload["nonce"] in self._spent:
-                return None
         return payload
 
-    def spend_login(self, token: str | None) -> str | None:
-        """The email of a valid link, which can then never be used again; else None."""
+    def spend_login(self, session: Session, token: str | None) -> str | None:
+        """The email of a valid link, which can then never be used again — by any process
+        sharing the app database; else None."""
         payload = self.unsign("login", token)
         if payload is None:
             return None
-        now = time.time()
-        with self._lock:
-            for nonce, exp in list(self._spent.items()):
-                if exp < now:
-                    del self._spent[nonce]
-            if payload["nonce"] in self._spent:
-                return None
-            self._spent[payload["nonce"]] = float(payload["exp"])
-        return str(payload["email"])
+        email = str(payload["email"])
+        return email if spend_link(session, str(payload["nonce"]), email) else None
 
     # -- sessions and CSRF
     def session_cookie(self, email: str, hours: int) -> str:
@@ -189,9 +178,12 @@ def safe_next(value: str | None) -> str:
     return "/requests"
 
 
-def login_link(signer: Signer, app_url: str, email: str, next_path: str = "/requests") -> str:
-    """A one-time sign-in link for `email` (valid LINK_MINUTES, once)."""
+def login_link(
+    signer: Signer, session: Session, app_url: str, email: str, next_path: str = "/requests"
+) -> str:
+    """A one-time sign-in link for `email` (valid LINK_MINUTES, once), recorded in `session`'s
+    transaction (the caller commits)."""
     from urllib.parse import urlencode
 
-    query = urlencode({"token": signer.login_token(email), "next": safe_next(next_path)})
+    query = urlencode({"token": signer.login_token(session, email), "next": safe_next(next_path)})
     return f"{app_url.rstrip('/')}/login/link?{query}"

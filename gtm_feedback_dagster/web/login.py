@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -45,8 +46,8 @@ class LoginPages(WebBase):
             await run_in_threadpool(self._queue_link, email, nxt)
         return self.secure(RedirectResponse("/login?sent=1", status_code=303))
 
-    def login_url(self, email: str, nxt: str = "/requests") -> str:
-        return login_link(self.signer, self.settings.app_url, email, nxt)
+    def login_url(self, session: Session, email: str, nxt: str = "/requests") -> str:
+        return login_link(self.signer, session, self.settings.app_url, email, nxt)
 
     def _queue_link(self, email: str, nxt: str) -> bool:
         from sqlalchemy import func, select
@@ -58,7 +59,7 @@ class LoginPages(WebBase):
             if user is None:
                 log.info("web sign-in asked for an unknown address")
                 return False
-            url = self.login_url(user.email, nxt)
+            url = self.login_url(session, user.email, nxt)
             nonce = hashlib.sha256(url.encode()).hexdigest()[:32]
             enqueue(
                 session,
@@ -73,7 +74,7 @@ class LoginPages(WebBase):
         """GET: a confirmation page (a link unfurler's GET does not spend the token)."""
         token = request.query_params.get("token")
         sid, new = self._pre_sid(request)
-        if self.signer.peek_login(token) is None:
+        if await run_in_threadpool(self._peek, token) is None:
             return self.error(request, None, 400, "This sign-in link is invalid, used or expired.")
         response = self.page(
             request,
@@ -90,7 +91,7 @@ class LoginPages(WebBase):
         sid = request.cookies.get(PRE_COOKIE, "")
         if form is None or not self.signer.check_csrf(sid, form.get("csrf")):
             return self.error(request, None, 403, "Invalid or missing CSRF token.")
-        email = self.signer.spend_login(form.get("token"))
+        email = await run_in_threadpool(self._spend, form.get("token"))
         if email is None:
             return self.error(request, None, 400, "This sign-in link is invalid, used or expired.")
         response = RedirectResponse(self._safe_next(form.get("next")), status_code=303)
@@ -104,6 +105,14 @@ class LoginPages(WebBase):
             path="/",
         )
         return self.secure(response)
+
+    def _peek(self, token: str | None) -> dict[str, object] | None:
+        with self.runtime.session() as session:
+            return self.signer.peek_login(session, token)
+
+    def _spend(self, token: str | None) -> str | None:
+        with self.runtime.session() as session:
+            return self.signer.spend_login(session, token)
 
     def logout(self, request: Request, who: Identity, form: dict[str, str]) -> Response:
         response = RedirectResponse("/login", status_code=303)

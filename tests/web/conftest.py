@@ -45,11 +45,9 @@ def make_client(search: Any = None, embedder: Any = None) -> TestClient:
 
 
 def sign_in(client: TestClient, email: str = "ann@example.com") -> None:
-    from gtm_feedback_dagster.web.auth import Signer, load_web_secret, login_link
-    from tests.web.support import csrf_of
+    from tests.web.support import csrf_of, issue_link
 
-    settings = load_settings()
-    link = login_link(Signer(load_web_secret(settings, load_secrets())), settings.app_url, email)
+    link = issue_link(email)
     page = client.get(link)
     assert page.status_code == 200, page.text
     token = link.split("token=")[1].split("&")[0]

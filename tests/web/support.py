@@ -121,3 +121,14 @@ def csrf_of(html: str) -> str:
     found = CSRF.search(html)
     assert found, "no CSRF field in the page"
     return found.group(1)
+
+
+def issue_link(email: str = "ann@example.com", app_url: str | None = None) -> str:
+    """A one-time sign-in link as `gtm-feedback web-login` issues it (recorded in the app DB)."""
+    from gtm_feedback_dagster.config import load_secrets, load_settings
+    from gtm_feedback_dagster.web.auth import Signer, load_web_secret, login_link
+
+    settings = load_settings()
+    signer = Signer(load_web_secret(settings, load_secrets()))
+    with session_scope(settings.database_url) as session:
+        return login_link(signer, session, app_url or settings.app_url, email)

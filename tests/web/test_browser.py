@@ -129,7 +129,7 @@ def _shot(driver, name: str) -> None:  # type: ignore[no-untyped-def]
 def test_sign_in_browse_follow_slack_link_and_triage(served, browser) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
 
-    from gtm_feedback_dagster.web.auth import Signer, load_web_secret, login_link
+    from tests.web.support import issue_link
 
     base, url, seed = served
     driver = browser
@@ -140,8 +140,7 @@ def test_sign_in_browse_follow_slack_link_and_triage(served, browser) -> None:  
     _shot(driver, "01-login")
 
     # Sign in with a one-time link (what `gtm-feedback web-login` prints).
-    settings = load_settings()
-    link = login_link(Signer(load_web_secret(settings, load_secrets())), base, "ann@example.com")
+    link = issue_link("ann@example.com", base)
     driver.get(link)
     _shot(driver, "02-login-link")
     _click_and_wait(driver, driver.find_element(By.ID, "continue"))

@@ -51,14 +51,10 @@ def test_session_cookie_flags(web_env) -> None:
 def test_session_cookie_attributes(web_env) -> None:
     from urllib.parse import unquote
 
-    from gtm_feedback_dagster.config import load_secrets, load_settings
-    from gtm_feedback_dagster.web.auth import Signer, load_web_secret, login_link
+    from tests.web.support import issue_link
 
     client = make_client()
-    settings = load_settings()
-    link = login_link(
-        Signer(load_web_secret(settings, load_secrets())), settings.app_url, "ann@example.com"
-    )
+    link = issue_link("ann@example.com")
     page = client.get(link)
     token = unquote(link.split("token=")[1].split("&")[0])
     done = client.post("/login/link", data={"csrf": csrf_of(page.text), "token": token})
