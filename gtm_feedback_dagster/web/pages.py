@@ -10,6 +10,8 @@ import threading
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from sqlalchemy import String, cast, select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
@@ -20,6 +22,7 @@ from gtm_feedback_dagster.requests.listing import (
     filter_choices,
     list_request_page,
 )
+from gtm_feedback_dagster.store.schema import Request as DbRequest
 from gtm_feedback_dagster.web.auth import Identity
 from gtm_feedback_dagster.web.base import WebBase
 from gtm_feedback_dagster.web.render import markdown_html
@@ -27,6 +30,22 @@ from gtm_feedback_dagster.web.render import markdown_html
 log = logging.getLogger(__name__)
 
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,219}")
+
+
+def _renamed(session: Session, slug: str) -> views.Moved | None:
+    """Where an old slug (kept in `meta["old_slugs"]` by `requests edit`) lives now, following
+    merges from there; the most recently renamed request wins if two ever held it."""
+    pattern = '%"' + slug.replace("\\", "").replace("%", "").replace("_", "\\_") + '"%'
+    rows = session.scalars(
+        select(DbRequest)
+        .where(cast(DbRequest.meta, String).like(pattern, escape="\\"))
+        .order_by(DbRequest.updated_at.desc(), DbRequest.id.desc())
+    )
+    for row in rows:
+        if slug in (row.meta or {}).get("old_slugs", []):
+            current = views.current_request(session, row.slug)
+            return current if isinstance(current, views.Moved) else views.Moved(row.slug)
+    return None
 
 
 class RequestPages(WebBase):
@@ -105,6 +124,8 @@ class RequestPages(WebBase):
             return self.error(request, who, 404, "No such request.")
         with self.runtime.session() as session:
             found = views.current_request(session, slug)
+            if found is None:
+                found = _renamed(session, slug)
             if isinstance(found, views.Moved):
                 return self.secure(
                     RedirectResponse(f"/requests/{quote(found.slug)}", status_code=301)
