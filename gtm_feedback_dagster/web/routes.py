@@ -21,6 +21,7 @@ from gtm_feedback_dagster.runtime import Runtime
 from gtm_feedback_dagster.web.auth import Signer, load_web_secret
 from gtm_feedback_dagster.web.base import SearchLike
 from gtm_feedback_dagster.web.login import LoginPages
+from gtm_feedback_dagster.web.notfound import not_found_route
 from gtm_feedback_dagster.web.pages import RequestPages
 from gtm_feedback_dagster.web.render import HERE, template_env
 from gtm_feedback_dagster.web.triage import TriagePages
@@ -43,6 +44,8 @@ class WebApp(LoginPages, RequestPages, TriagePages):
 
 
 def build_routes(runtime: Runtime, search: SearchLike | None = None) -> list[BaseRoute]:
+    """The page routes; the intake app mounts them after every other route list, since the
+    last one is a catch-all (web/notfound.py)."""
     app = WebApp(runtime, search)
     g = app.guard
     return [
@@ -59,4 +62,5 @@ def build_routes(runtime: Runtime, search: SearchLike | None = None) -> list[Bas
         Route("/areas/{slug}/chart.png", g(app.area_chart), methods=["GET"]),
         Route("/triage", g(app.triage), methods=["GET"]),
         Route("/triage/{action}", g(app.action), methods=["POST"]),
+        not_found_route(app),  # last: unknown browser paths get an HTML 404 page
     ]
