@@ -1,7 +1,7 @@
 """The Slack Web API, through slack-sdk's real `WebClient`.
 
 A thin wrapper: it builds the client with retry handlers (429 honouring Retry-After, 500/503,
-connection resets), exposes the handful of calls this app makes with plain return values, and
+connection resets) — the same handlers for the `WebhookClient` that answers `response_url`s — exposes the handful of calls this app makes with plain return values, and
 classifies failures (`messaging.slack_errors`) into transient (retry later) and permanent.
 
 The bot token lives only inside the `WebClient`; it is never part of a message, a repr or an
@@ -16,6 +16,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -83,17 +84,17 @@ class SlackClient:
             raise ValueError("a Slack bot token is required")
         interval = BackoffRetryIntervalCalculator(backoff_factor=backoff_factor)
         self._token = token
+        # One set of handlers for both clients: the Web API and response_url webhooks.
+        self.retry_handlers: list[RetryHandler] = [
+            ConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
+            RateLimitErrorRetryHandler(max_retry_count=max_retries),
+            ServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
+        ]
         self.web = WebClient(
             token=token,
             base_url=base_url or DEFAULT_BASE_URL,
             timeout=int(max(1, timeout)),
-            retry_handlers=[
-                ConnectionErrorRetryHandler(
-                    max_retry_count=max_retries, interval_calculator=interval
-                ),
-                RateLimitErrorRetryHandler(max_retry_count=max_retries),
-                ServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
-            ],
+            retry_handlers=list(self.retry_handlers),
         )
         self.timeout = timeout
 
@@ -192,7 +193,11 @@ class SlackClient:
         """Answers a slash command or interaction through its response_url (ephemeral)."""
         if not allowed_response_url(response_url):
             raise ResponseUrlError(400, "response_url_refused")
-        webhook = WebhookClient(url=response_url, timeout=int(max(1, self.timeout)))
+        webhook = WebhookClient(
+            url=response_url,
+            timeout=int(max(1, self.timeout)),
+            retry_handlers=list(self.retry_handlers),  # 429 (Retry-After), 500/503, resets
+        )
         result = webhook.send(
             text=text,
             blocks=blocks,

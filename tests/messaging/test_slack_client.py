@@ -120,3 +120,34 @@ def test_without_token_there_is_no_client(monkeypatch: pytest.MonkeyPatch) -> No
     assert build_slack_client(settings_for("sqlite://")) is None
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-env")
     assert isinstance(build_slack_client(settings_for("sqlite://")), SlackClient)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body"),
+    [
+        (429, {"Retry-After": "0"}, "rate_limited"),
+        (503, {}, "<html>down</html>"),
+        (500, {}, "internal_error"),
+    ],
+)
+def test_response_url_webhook_is_retried_like_the_web_api(
+    slack: SlackStandin,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    headers: dict[str, str],
+    body: str,
+) -> None:
+    monkeypatch.setenv("GTM_FEEDBACK_SLACK_RESPONSE_URL_BASE", f"{slack.url}/hooks/")
+    slack.fail_next(status=status, headers=headers, body=body, path="/hooks/cmd")
+    client_for(slack).respond(slack.response_url("cmd"), "hello")
+    assert [r.status for r in slack.requests_to("/hooks/cmd")] == [status, 200]
+
+
+def test_response_url_gives_up_after_the_retries(
+    slack: SlackStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GTM_FEEDBACK_SLACK_RESPONSE_URL_BASE", f"{slack.url}/hooks/")
+    slack.fail_next(status=503, body="down", path="/hooks/cmd", times=3)
+    with pytest.raises(ResponseUrlError):
+        client_for(slack).respond(slack.response_url("cmd"), "hello")
+    assert len(slack.requests_to("/hooks/cmd")) == 3  # first try + 2 retries
