@@ -12,7 +12,8 @@ Two passes per tick, both bounded:
    PostgreSQL can commit ids out of order). One batch per sweep, run key
    `sweep:{first}-{last}:{n}:{window}` — one launch per sweep window. Every run counts an attempt
    on its entries, and after `MAX_ROUTE_ATTEMPTS` the job marks them failed, so nothing stays
-   pending forever.
+   pending forever. A run that died or hangs is failed by Dagster's run monitoring (the job's
+   `dagster/max_runtime` tag), which frees its entries for the sweep.
 """
 
 import json
@@ -29,11 +30,9 @@ from gtm_feedback_dagster.jobs.route_feedback import (
 )
 from gtm_feedback_dagster.resources.store import StoreResource
 
+MAX_RUNTIME_TAG = "dagster/max_runtime"
 MAX_RUNS_PER_TICK = 3
 SWEEP_INTERVAL_SECONDS = 600
-# A run still "started" after this long is presumed dead (run monitoring would mark it failed);
-# its entries become eligible for the sweep.
-STALE_RUN_SECONDS = 3600
 _ACTIVE_STATUSES = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -64,18 +63,31 @@ def _batches(ids: list[int], size: int) -> list[list[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
+def route_max_runtime() -> float:
+    """The job's own `dagster/max_runtime` (seconds): the limit run monitoring enforces."""
+    return float(route_feedback_job.tags.get(MAX_RUNTIME_TAG, 0) or 0)
+
+
 def ids_in_active_runs(instance: dg.DagsterInstance, now: float) -> set[int]:
-    """Entry ids held by queued or running route runs (dead-looking runs excluded)."""
+    """Entry ids held by queued or running route runs.
+
+    A run's status is trusted: Dagster's run monitoring (on in every deploy/ instance and in
+    `instance.py`) fails a dead run worker and any run past the job's `dagster/max_runtime`, and
+    a failed run holds nothing. Only on an instance without run monitoring (an old local
+    dagster.yaml) is a STARTED run past that same limit treated as what monitoring would have
+    failed."""
     records = instance.get_run_records(
         filters=dg.RunsFilter(job_name=route_feedback_job.name, statuses=_ACTIVE_STATUSES),
         limit=500,
     )
+    limit = 0.0 if instance.run_monitoring_enabled else route_max_runtime()
     held: set[int] = set()
     for record in records:
         started = record.start_time or record.create_timestamp.timestamp()
         if (
-            record.dagster_run.status == dg.DagsterRunStatus.STARTED
-            and now - started > STALE_RUN_SECONDS
+            limit
+            and record.dagster_run.status == dg.DagsterRunStatus.STARTED
+            and now - started > limit
         ):
             continue
         held.update(feedback_ids_of_run_config(record.dagster_run.run_config))
