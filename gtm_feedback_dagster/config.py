@@ -75,6 +75,10 @@ class Settings:
     trusted_proxy_header: str | None = None
     web_session_hours: int = 12
     slack_response_url_base: str = "https://hooks.slack.com/"
+    # The LLM judge per routing run: tokens it may spend (0: no limit; entries beyond wait for
+    # the next run) and calls in flight at once.
+    llm_token_budget: int = 1_000_000
+    llm_concurrency: int = 4
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -156,6 +160,8 @@ def load_settings() -> Settings:
         web_session_hours=_env_int("GTM_FEEDBACK_WEB_SESSION_HOURS", 12),
         slack_response_url_base=_env("GTM_FEEDBACK_SLACK_RESPONSE_URL_BASE")
         or "https://hooks.slack.com/",
+        llm_token_budget=_env_int("GTM_FEEDBACK_LLM_TOKEN_BUDGET", 1_000_000),
+        llm_concurrency=max(1, _env_int("GTM_FEEDBACK_LLM_CONCURRENCY", 4)),
     )
     settings.validate()
     return settings

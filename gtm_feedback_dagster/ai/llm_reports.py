@@ -2,8 +2,9 @@
 narratives (the match judge and request drafting are in `ai/llm.py`, with the client).
 
 Same rules as every LLM task: user text travels only inside the untrusted JSON data block, every
-answer is validated strictly, and an answer that does not fit returns None so the caller takes
-its deterministic path. A narrative may not state a number the facts do not hold.
+answer is validated by a pydantic model (`ai.llm.ask`), and an answer that does not fit (or a
+failed call) returns None so the caller takes its deterministic path. A narrative may not state a
+number the facts do not hold.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from gtm_feedback_dagster.ai.llm import (
+from pydantic import ValidationInfo, field_validator
+
+from gtm_feedback_dagster.ai.llm_client import (
     _DATA_RULE,
+    Answer,
     ChatLLM,
-    _call,
-    _clean,
+    CleanText,
     _clip,
     _data_block,
     _is_number,
-    _reject,
+    ask,
     sentence_count,
 )
 
@@ -47,6 +50,19 @@ names unless they are essential.
 Answer with one JSON object and nothing else: {{"summary": "..."}}"""
 
 
+class SummaryAnswer(Answer):
+    summary: CleanText
+
+    @field_validator("summary")
+    @classmethod
+    def _length(cls, value: str) -> str:
+        if not value:
+            raise ValueError("summary is empty")
+        if len(value) > SUMMARY_MAX:
+            raise ValueError(f"summary is {len(value)} characters")
+        return value
+
+
 def summarize_thread(llm: ChatLLM, messages: Sequence[str]) -> str | None:
     """The customer pain in a thread, 1–3 sentences; None if no text or the answer is unusable."""
     texts = [m.strip() for m in messages if isinstance(m, str) and m.strip()]
@@ -56,16 +72,8 @@ def summarize_thread(llm: ChatLLM, messages: Sequence[str]) -> str | None:
     if len(texts) > 40:
         texts = texts[:1] + texts[-39:]
     data = {"messages": [f"Message {i + 1}: {_clip(t, 2000)}" for i, t in enumerate(texts)]}
-    answer = _call(llm, "summary", _SUMMARY_SYSTEM, _data_block(data))
-    if answer is None:
-        return None
-    summary = answer.get("summary")
-    if not isinstance(summary, str) or not _clean(summary):
-        return _reject("summary", "summary is empty or not a string", answer)
-    summary = _clean(summary)
-    if len(summary) > SUMMARY_MAX:
-        return _reject("summary", f"summary is {len(summary)} characters", answer)
-    return summary
+    answer = ask(llm, "summary", _SUMMARY_SYSTEM, _data_block(data), SummaryAnswer)
+    return answer.summary if answer is not None else None
 
 
 _THEME_SYSTEM = f"""You name the common theme of a group of feature request titles.
@@ -78,21 +86,25 @@ naming the shared customer need (e.g. "Single Sign-On Setup").
 Answer with one JSON object and nothing else: {{"name": "..."}}"""
 
 
+class ThemeAnswer(Answer):
+    name: CleanText
+
+    @field_validator("name")
+    @classmethod
+    def _words(cls, value: str) -> str:
+        value = value.strip("\"'“”‘’`").rstrip(".!?:;,").strip()
+        if not 2 <= len(value.split()) <= 6 or len(value) > 80:
+            raise ValueError("name is not 2-6 words")
+        return value
+
+
 def name_theme(llm: ChatLLM, titles: Sequence[str]) -> str | None:
     """A 2–6 word name for what `titles` have in common."""
     items = [_clip(t, 200) for t in titles if isinstance(t, str) and t.strip()][:50]
     if not items:
         return None
-    answer = _call(llm, "theme", _THEME_SYSTEM, _data_block({"titles": items}))
-    if answer is None:
-        return None
-    name = answer.get("name")
-    if not isinstance(name, str):
-        return _reject("theme", "name is not a string", answer)
-    name = _clean(name).strip("\"'“”‘’`").rstrip(".!?:;,").strip()
-    if not 2 <= len(name.split()) <= 6 or len(name) > 80:
-        return _reject("theme", "name is not 2-6 words", answer)
-    return name
+    answer = ask(llm, "theme", _THEME_SYSTEM, _data_block({"titles": items}), ThemeAnswer)
+    return answer.name if answer is not None else None
 
 
 NARRATIVE_MAX = 1200
@@ -155,24 +167,31 @@ def unsupported_numbers(text: str, facts: Any) -> list[str]:
     return bad
 
 
+class NarrativeAnswer(Answer):
+    narrative: CleanText
+
+    @field_validator("narrative")
+    @classmethod
+    def _grounded(cls, value: str, info: ValidationInfo) -> str:
+        if not value:
+            raise ValueError("narrative is empty")
+        if len(value) > NARRATIVE_MAX:
+            raise ValueError(f"narrative is {len(value)} characters")
+        if sentence_count(value) > 4:
+            raise ValueError("narrative has more than four sentences")
+        invented = unsupported_numbers(value, (info.context or {}).get("facts", {}))
+        if invented:
+            raise ValueError(f"numbers not in the facts: {invented[:5]}")
+        return value
+
+
 def write_narrative(llm: ChatLLM, facts: dict) -> str | None:
     """A 2–4 sentence summary of an area report built only from `facts`. An answer that writes a
     number absent from the facts is rejected: put every figure the summary may quote (shares,
     totals, counts) into the facts."""
     if not facts:
         return None
-    answer = _call(llm, "narrative", _NARRATIVE_SYSTEM, _data_block(facts))
-    if answer is None:
-        return None
-    narrative = answer.get("narrative")
-    if not isinstance(narrative, str) or not _clean(narrative):
-        return _reject("narrative", "narrative is empty or not a string", answer)
-    narrative = _clean(narrative)
-    if len(narrative) > NARRATIVE_MAX:
-        return _reject("narrative", f"narrative is {len(narrative)} characters", answer)
-    if sentence_count(narrative) > 4:
-        return _reject("narrative", "narrative has more than four sentences", answer)
-    invented = unsupported_numbers(narrative, facts)
-    if invented:
-        return _reject("narrative", f"numbers not in the facts: {invented}", answer)
-    return narrative
+    answer = ask(
+        llm, "narrative", _NARRATIVE_SYSTEM, _data_block(facts), NarrativeAnswer, {"facts": facts}
+    )
+    return answer.narrative if answer is not None else None

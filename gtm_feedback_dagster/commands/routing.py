@@ -205,7 +205,7 @@ def route(batch_size: int | None) -> None:
     size = batch_size or settings.route_batch_size
     instance = local_instance(settings)
     resources = build_resources()
-    totals = {"attach": 0, "ask": 0, "new": 0, "failed": 0, "skipped": 0}
+    totals = {"attach": 0, "ask": 0, "new": 0, "failed": 0, "skipped": 0, "waiting": 0}
     with StopSignals() as stop:
         runs, _after = _route_runs(settings, size, instance, resources, totals, stop)
     if stop.received is not None:
@@ -226,6 +226,12 @@ def route(batch_size: int | None) -> None:
         f"routed in {runs} run(s): attached {totals['attach']}, asked the submitter "
         f"{totals['ask']}, new requests {totals['new']}, failed {totals['failed']}"
         + (f", already routed {totals['skipped']}" if totals["skipped"] else "")
+        + (
+            f", waiting for the LLM judge {totals['waiting']} (pending: a later run retries "
+            "them, then asks a person)"
+            if totals["waiting"]
+            else ""
+        )
     )
 
 

@@ -19,6 +19,7 @@ from gtm_feedback_dagster.resources.ai import EmbedderResource, LLMResource, Vec
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer
 from gtm_feedback_dagster.routing.engine import RoutingEnv, is_transient, route_batch
+from gtm_feedback_dagster.routing.judging import LLM_WAIT_RUNS
 
 ROUTE_OP_NAME = "route_feedback_batch"
 
@@ -95,9 +96,19 @@ def route_feedback_batch(
     for warning in report.warnings:
         context.log.warning(warning)
     counts = report.counts
+    if report.llm_unavailable:
+        # In the Dagster event log (not only the compute log): the judge was down, so entries
+        # wait for a later run or were handed to a person; none was decided another way.
+        context.log.warning(
+            f"LLM judge unavailable: {counts['waiting']} entries stay pending for a later run, "
+            f"{report.counts_by_note('llm unavailable; asked')} asked a person after "
+            f"{LLM_WAIT_RUNS} runs: {report.llm_unavailable}"
+        )
+    if report.llm_budget_hit:
+        context.log.warning(f"the run's LLM token budget ({report.llm_token_budget}) was spent")
     context.log.info(
         "routed batch of {n}: attach {attach}, ask {ask}, new {new}, failed {failed}, "
-        "skipped {skipped}".format(n=report.requested, **counts)
+        "skipped {skipped}, waiting for the LLM {waiting}".format(n=report.requested, **counts)
     )
     metadata = report.as_metadata()
     context.add_output_metadata(
@@ -105,6 +116,7 @@ def route_feedback_batch(
             **{k: v for k, v in metadata.items() if isinstance(v, int | float | str)},
             "methods": dg.MetadataValue.json(metadata["methods"]),
             "llm_tokens": dg.MetadataValue.json(metadata["llm_tokens"]),
+            "llm": dg.MetadataValue.json(metadata["llm"]),
             "timings_seconds": dg.MetadataValue.json(metadata["timings_seconds"]),
             "embedding_model": model.model_id,
         }
@@ -114,6 +126,7 @@ def route_feedback_batch(
         "entries": [
             {"id": o.entry_id, "tier": o.tier, "request_id": o.request_id} for o in report.outcomes
         ],
+        "llm": metadata["llm"],
     }
 
 

@@ -202,10 +202,11 @@ def apply_new_request(
     settings: Settings,
     model_id: str,
     vector: np.ndarray,
-    index: VectorIndex,
+    index: VectorIndex | None,
 ) -> Applied:
-    """Low confidence: a new request (creator = submitter) with its vector stored and indexed at
-    once, the entry attached to it, the submitter following and told."""
+    """Low confidence: a new request (creator = submitter) with its vector stored, the entry
+    attached to it, the submitter following and told. With `index` the vector goes into the
+    serving index before commit; without, the caller upserts it (routing: once per run)."""
     if not _claim(session, entry.id, "routed", {"routed_at": utcnow()}):
         return Applied(entry.id, "skipped")
     areas = list(
@@ -234,15 +235,16 @@ def apply_new_request(
     upsert_vectors(
         session, model_id, [(request.id, content_hash(info.title, info.description))], row
     )
-    # Into the serving index before commit: if the index is unreachable the whole entry rolls
-    # back and is retried, instead of committing a request the index does not know.
-    metadata = {
-        "title": info.title,
-        "slug": info.slug,
-        "status": info.status,
-        "areas": list(info.area_slugs),
-    }
-    index.upsert([request.id], row, [metadata])
+    if index is not None:
+        # Into the serving index before commit: if the index is unreachable the whole entry
+        # rolls back and is retried, instead of committing a request the index does not know.
+        metadata = {
+            "title": info.title,
+            "slug": info.slug,
+            "status": info.status,
+            "areas": list(info.area_slugs),
+        }
+        index.upsert([request.id], row, [metadata])
     session.execute(
         update(Feedback)
         .where(Feedback.id == entry.id)

@@ -8,6 +8,14 @@ its drafted text and through the batch's entries already on it (an attach that r
 latter is asked instead), so one new need in one batch becomes one request. The batch is decided
 against the catalogue as of its start plus the requests created earlier in it, in id order.
 
+With an LLM judge, the run has its own view of the client (`ChatLLM.for_run`: a token budget,
+answers remembered by prompt, a breaker) and the judge is asked about the whole batch
+concurrently first (`routing.judging`). When the judge is unavailable an entry is not decided
+another way: it stays pending for a later run (the sweep), and after `LLM_WAIT_RUNS` runs its
+submitter is asked. New requests' vectors go into the table in their entry's transaction and
+into the serving index in one upsert per run (at the end; a run that dies before it leaves the
+index short, and the next run's repair refills it from the table before deciding).
+
 Failures: a transient one (network, 429/5xx after the clients' retries, a dropped database
 connection) propagates, so the caller (a Dagster op with a RetryPolicy) retries the batch —
 entries already applied are no longer pending and are skipped. A permanent problem with one entry
@@ -18,10 +26,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -30,7 +37,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.ai.embedders import Embedder, EmbeddingError
-from gtm_feedback_dagster.ai.llm import ChatLLM
+from gtm_feedback_dagster.ai.llm import ChatLLM, LLMUnavailable
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.core.text import query_text, request_text
 from gtm_feedback_dagster.routing.apply import (
@@ -55,6 +62,8 @@ from gtm_feedback_dagster.routing.candidates import (
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer
 from gtm_feedback_dagster.routing.decide import Decision, Thresholds, decide
 from gtm_feedback_dagster.routing.drafting import draft_new_request
+from gtm_feedback_dagster.routing.judging import LLM_WAIT_RUNS, ask_instead, prefetch_verdicts
+from gtm_feedback_dagster.routing.report import BatchReport, EntryOutcome
 from gtm_feedback_dagster.routing.search import ensure_request_vectors
 from gtm_feedback_dagster.store.schema import ProductArea
 from gtm_feedback_dagster.vectors.base import VectorHit, VectorIndex, VectorIndexError
@@ -93,49 +102,6 @@ class RoutingEnv:
     @property
     def thresholds(self) -> Thresholds:
         return Thresholds(self.settings.auto_attach_threshold, self.settings.ask_threshold)
-
-
-@dataclass
-class EntryOutcome:
-    entry_id: int
-    tier: str  # attach | ask | new | failed | skipped
-    request_id: int | None = None
-    confidence: float | None = None
-    method: str | None = None
-    error: str | None = None
-
-
-@dataclass
-class BatchReport:
-    requested: int = 0
-    outcomes: list[EntryOutcome] = field(default_factory=list)
-    requests_embedded: int = 0
-    stale_hits: int = 0
-    embedding_tokens: int = 0
-    llm_tokens: dict[str, int] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        tiers = Counter(o.tier for o in self.outcomes)
-        return {k: tiers.get(k, 0) for k in ("attach", "ask", "new", "failed", "skipped")}
-
-    @property
-    def methods(self) -> dict[str, int]:
-        return dict(Counter(o.method for o in self.outcomes if o.method))
-
-    def as_metadata(self) -> dict[str, Any]:
-        return {
-            "requested": self.requested,
-            **{f"tier_{k}": v for k, v in self.counts.items()},
-            "methods": self.methods,
-            "requests_embedded": self.requests_embedded,
-            "stale_index_hits": self.stale_hits,
-            "embedding_tokens": self.embedding_tokens,
-            "llm_tokens": dict(self.llm_tokens),
-            "timings_seconds": {k: round(v, 4) for k, v in self.timings.items()},
-        }
 
 
 def _areas(session: Session) -> list[tuple[str, str, str]]:
@@ -178,7 +144,9 @@ def route_batch(
     report = BatchReport(requested=len(set(entry_ids)))
     started = time.perf_counter()
     tokens_before = env.embedder.usage.prompt_tokens
-    llm_before = dict(env.llm.usage) if env.llm is not None else {}
+    # This run's own view of the LLM: its usage, token budget, answer memory and breaker.
+    llm = env.llm.for_run(env.settings.llm_token_budget) if env.llm is not None else None
+    report.llm_token_budget = llm.token_budget if llm is not None else None
 
     with env.session() as session:
         entries = load_pending(session, entry_ids, count_attempt=False)
@@ -224,7 +192,67 @@ def route_batch(
         with env.session() as session:
             count_attempts(session, [e.id for e in routable])
 
+    if llm is not None:
+        t = time.perf_counter()
+        jobs = [
+            (e.pain, resolve_candidates(merge_hits(hits)[:ROUTING_TOP_K], infos)[0])
+            for e, hits in zip(routable, hit_lists, strict=True)
+        ]
+        prefetch_verdicts(llm, jobs, env.settings.llm_concurrency)
+        report.timings["llm_prefetch"] = time.perf_counter() - t
+
     t = time.perf_counter()
+    pending_index: list[tuple[int, np.ndarray, dict[str, Any]]] = []  # one upsert per run
+    try:
+        _decide_and_apply(
+            env,
+            llm,
+            report,
+            routable,
+            queries,
+            hit_lists,
+            infos,
+            areas,
+            pending_index,
+            attempt_offset=1 if count_attempt else 0,
+        )
+    finally:
+        _flush_index(env, report, pending_index)
+    report.timings["decide_apply"] = time.perf_counter() - t
+    report.timings["total"] = time.perf_counter() - started
+    report.embedding_tokens = env.embedder.usage.prompt_tokens - tokens_before
+    if llm is not None:
+        report.llm_tokens = dict(llm.usage)
+        report.llm_budget_hit = llm.budget_hit
+        assert env.llm is not None
+        for key, value in llm.usage.items():  # the process-wide totals stay complete
+            env.llm.usage[key] = env.llm.usage.get(key, 0) + value
+    return report
+
+
+def _flush_index(
+    env: RoutingEnv, report: BatchReport, rows: list[tuple[int, np.ndarray, dict[str, Any]]]
+) -> None:
+    """The run's new requests into the serving index, in one upsert."""
+    if not rows:
+        return
+    t = time.perf_counter()
+    env.index.upsert([r[0] for r in rows], np.stack([r[1] for r in rows]), [r[2] for r in rows])
+    report.timings["index_upsert"] = time.perf_counter() - t
+
+
+def _decide_and_apply(
+    env: RoutingEnv,
+    llm: ChatLLM | None,
+    report: BatchReport,
+    routable: Sequence[EntrySnapshot],
+    queries: np.ndarray,
+    hit_lists: Sequence[Sequence[VectorHit]],
+    infos: dict[int, RequestInfo],
+    areas: list[tuple[str, str, str]],
+    pending_index: list[tuple[int, np.ndarray, dict[str, Any]]],
+    attempt_offset: int,
+) -> None:
     created_ids: list[int] = []
     # Vectors of requests created in this batch, grown in place: re-stacking a list per entry
     # cost O(created) copies for every entry of the batch.
@@ -242,20 +270,35 @@ def route_batch(
             merged = merge_hits(hits, extra, members)[:ROUTING_TOP_K]
             candidates, unknown = resolve_candidates(merged, infos)
             report.stale_hits += len(unknown)
-            decision = decide(entry.pain, candidates, env.scorer, env.thresholds, env.llm)
+            try:
+                decision = decide(entry.pain, candidates, env.scorer, env.thresholds, llm)
+            except LLMUnavailable as exc:
+                runs = entry.attempts + attempt_offset
+                report.llm_unavailable = report.llm_unavailable or str(exc)
+                asked = (
+                    ask_instead(entry.pain, candidates, env.scorer, env.thresholds, runs, str(exc))
+                    if runs >= LLM_WAIT_RUNS
+                    else None
+                )
+                if asked is None:
+                    # Stays pending: a later run (the sensor's sweep) tries the judge again.
+                    report.outcomes.append(EntryOutcome(entry.id, "waiting", error=str(exc)))
+                    continue
+                decision = asked
             if _rests_on_members(decision, merged, members):
                 # Attach only when the request's own text attaches it too; else ask.
                 text_only, _ = resolve_candidates(merge_hits(hits, extra)[:ROUTING_TOP_K], infos)
-                alone = decide(entry.pain, text_only, env.scorer, env.thresholds, env.llm)
+                alone = decide(entry.pain, text_only, env.scorer, env.thresholds, llm)
                 if (alone.tier, alone.request_id) != ("attach", decision.request_id):
                     note = "matched through another entry of this batch; asked"
                     decision = replace(
                         decision, tier="ask", details={**decision.details, "note": note}
                     )
-            outcome, new_vector = _apply(env, entry, decision, candidates, infos, areas)
+            outcome, new_vector = _apply(env, llm, entry, decision, candidates, infos, areas)
             if outcome.created_request is not None and new_vector is not None:
                 info = outcome.created_request
                 infos[info.id] = info
+                pending_index.append((info.id, new_vector, _index_metadata(info)))
                 created_matrix[len(created_ids)] = new_vector
                 created_ids.append(info.id)
                 created_set.add(info.id)
@@ -269,6 +312,7 @@ def route_batch(
                     outcome.request_id,
                     decision.confidence,
                     decision.method if outcome.tier != "skipped" else None,
+                    note=str(decision.details.get("note") or "") or None,
                 )
             )
         except Exception as exc:
@@ -276,12 +320,15 @@ def route_batch(
                 raise
             log.warning("routing entry %s failed permanently: %s", entry.id, exc)
             _fail(env, report, entry.id, f"{type(exc).__name__}: {exc}")
-    report.timings["decide_apply"] = time.perf_counter() - t
-    report.timings["total"] = time.perf_counter() - started
-    report.embedding_tokens = env.embedder.usage.prompt_tokens - tokens_before
-    if env.llm is not None:
-        report.llm_tokens = {k: v - llm_before.get(k, 0) for k, v in env.llm.usage.items()}
-    return report
+
+
+def _index_metadata(info: RequestInfo) -> dict[str, Any]:
+    return {
+        "title": info.title,
+        "slug": info.slug,
+        "status": info.status,
+        "areas": list(info.area_slugs),
+    }
 
 
 def _rests_on_members(
@@ -307,6 +354,7 @@ def _alternatives(decision: Decision, infos: dict[int, RequestInfo]) -> list[Req
 
 def _apply(
     env: RoutingEnv,
+    llm: ChatLLM | None,
     entry: EntrySnapshot,
     decision: Decision,
     candidates: Sequence[ScoredCandidate],
@@ -330,12 +378,12 @@ def _apply(
             env, lambda s: apply_ask(s, entry, request, decision, env.settings, alternatives)
         )
         return applied, None
-    draft = draft_new_request(entry.pain, candidates, areas, env.llm, names=entry.names)
+    draft = draft_new_request(entry.pain, candidates, areas, llm, names=entry.names)
     vector = env.embedder.embed([request_text(draft.title, draft.description)])[0]
     applied = _with_claim_retries(
         env,
         lambda s: apply_new_request(
-            s, entry, draft, decision, env.settings, env.embedder.model_id, vector, env.index
+            s, entry, draft, decision, env.settings, env.embedder.model_id, vector, None
         ),
     )
     return applied, vector

@@ -70,7 +70,14 @@ def test_all_three_tiers_happen(routed) -> None:  # type: ignore[no-untyped-def]
     seeded, env, (attach_id, ask_id, new_id, follow_id), report = routed
     url = env.settings.database_url
     assert [o.tier for o in report.outcomes] == ["attach", "ask", "new", "attach"]
-    assert report.counts == {"attach": 2, "ask": 1, "new": 1, "failed": 0, "skipped": 0}
+    assert report.counts == {
+        "attach": 2,
+        "ask": 1,
+        "new": 1,
+        "failed": 0,
+        "skipped": 0,
+        "waiting": 0,
+    }
     assert report.methods == {"calibrated": 4}
     assert report.requests_embedded == 0  # make_env already embedded the requests
 

@@ -1,0 +1,67 @@
+"""What one routing run did: the outcome of each entry and the run's figures (Dagster metadata)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class EntryOutcome:
+    entry_id: int
+    tier: str  # attach | ask | new | failed | skipped | waiting (for the LLM judge, pending)
+    request_id: int | None = None
+    confidence: float | None = None
+    method: str | None = None
+    error: str | None = None
+    note: str | None = None  # e.g. "llm unavailable; asked"
+
+
+@dataclass
+class BatchReport:
+    requested: int = 0
+    outcomes: list[EntryOutcome] = field(default_factory=list)
+    requests_embedded: int = 0
+    stale_hits: int = 0
+    embedding_tokens: int = 0
+    llm_tokens: dict[str, int] = field(default_factory=dict)
+    llm_token_budget: int | None = None
+    llm_budget_hit: bool = False
+    llm_unavailable: str | None = None  # the first failure of the judge in this run
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    TIERS = ("attach", "ask", "new", "failed", "skipped", "waiting")
+
+    @property
+    def counts(self) -> dict[str, int]:
+        tiers = Counter(o.tier for o in self.outcomes)
+        return {k: tiers.get(k, 0) for k in self.TIERS}
+
+    def counts_by_note(self, note: str) -> int:
+        return sum(1 for o in self.outcomes if o.note == note)
+
+    @property
+    def methods(self) -> dict[str, int]:
+        return dict(Counter(o.method for o in self.outcomes if o.method))
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "requested": self.requested,
+            **{f"tier_{k}": v for k, v in self.counts.items()},
+            "methods": self.methods,
+            "requests_embedded": self.requests_embedded,
+            "stale_index_hits": self.stale_hits,
+            "embedding_tokens": self.embedding_tokens,
+            "llm_tokens": dict(self.llm_tokens),
+            "llm": {
+                "calls": self.llm_tokens.get("calls", 0),
+                "tokens": self.llm_tokens.get("prompt_tokens", 0)
+                + self.llm_tokens.get("completion_tokens", 0),
+                "token_budget": self.llm_token_budget or 0,
+                "budget_hit": self.llm_budget_hit,
+                "unavailable": self.llm_unavailable or "",
+            },
+            "timings_seconds": {k: round(v, 4) for k, v in self.timings.items()},
+        }
