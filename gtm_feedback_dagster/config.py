@@ -79,6 +79,10 @@ class Settings:
     # the next run) and calls in flight at once.
     llm_token_budget: int = 1_000_000
     llm_concurrency: int = 4
+    # "Not a match" and expired questions: `triage` (the area's product owner decides, on
+    # /triage or `gtm-feedback triage`) or `new_request` (the old behaviour: a request at once).
+    decline_to: str = "triage"
+    area_owners: str = ""  # who is told about triage: "slug=email,other=email,*=email"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -107,6 +111,10 @@ class Settings:
         if self.slack_mode not in {"auto", "api", "outbox"}:
             raise ValueError(
                 f"GTM_FEEDBACK_SLACK_MODE must be auto, api or outbox, got {self.slack_mode!r}"
+            )
+        if self.decline_to not in {"triage", "new_request"}:
+            raise ValueError(
+                f"GTM_FEEDBACK_DECLINE_TO must be triage or new_request, got {self.decline_to!r}"
             )
         if self.vector_index not in {"local", "upstash"}:
             raise ValueError(
@@ -162,6 +170,8 @@ def load_settings() -> Settings:
         or "https://hooks.slack.com/",
         llm_token_budget=_env_int("GTM_FEEDBACK_LLM_TOKEN_BUDGET", 1_000_000),
         llm_concurrency=max(1, _env_int("GTM_FEEDBACK_LLM_CONCURRENCY", 4)),
+        decline_to=(_env("GTM_FEEDBACK_DECLINE_TO", "triage") or "triage").lower(),
+        area_owners=_env("GTM_FEEDBACK_AREA_OWNERS", "") or "",
     )
     settings.validate()
     return settings

@@ -288,6 +288,79 @@ def _route_runs(
     return runs, after
 
 
+@click.group("triage", invoke_without_command=True)
+@click.pass_context
+def triage(ctx: click.Context) -> None:
+    """Feedback waiting for a product owner ("Not a match" or no answer in time): list it, then
+    attach each entry to a request or create one (the same actions as the web /triage page)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(triage_list)
+
+
+@triage.command("list")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
+def triage_list(limit: int, as_json: bool) -> None:
+    """Entries in triage, oldest first."""
+    from gtm_feedback_dagster.requests.triage import waiting_entries
+    from gtm_feedback_dagster.routing.decide import format_confidence
+    from gtm_feedback_dagster.store.db import session_scope
+
+    settings = load_settings()
+    with session_scope(settings.database_url) as session:
+        rows = waiting_entries(session, limit)
+    if as_json:
+        click.echo(json.dumps(rows, default=str, indent=2))
+        return
+    if not rows:
+        click.echo("nothing in triage")
+        return
+    for row in rows:
+        answer = "not a match" if row["answer"] == "rejected" else "no answer"
+        pain = " ".join(str(row["pain"]).split())
+        click.echo(
+            f"#{row['entry_id']}  {answer}; suggested #{row['request']['id']} "
+            f"{row['request']['title']} ({format_confidence(row['confidence'])})\n"
+            f"      {pain[:200]}"
+        )
+    click.echo(
+        "attach: gtm-feedback triage attach ENTRY [REQUEST]; create: gtm-feedback triage create "
+        f"ENTRY; or {settings.app_url}/triage"
+    )
+
+
+@triage.command("attach")
+@click.argument("entry_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("request_id", required=False, type=click.IntRange(1, 2**63 - 1))
+def triage_attach(entry_id: int, request_id: int | None) -> None:
+    """Attach ENTRY_ID to REQUEST_ID (default: the suggestion it was asked about)."""
+    from gtm_feedback_dagster.routing import triage as use_case
+    from gtm_feedback_dagster.runtime import Runtime
+
+    try:
+        outcome = use_case.attach(
+            Runtime.from_settings(load_settings()), entry_id, request_id, "cli"
+        )
+    except LookupError as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+    click.echo(f"entry #{entry_id}: {outcome.replace('_', ' ')}")
+
+
+@triage.command("create")
+@click.argument("entry_id", type=click.IntRange(1, 2**63 - 1))
+def triage_create(entry_id: int) -> None:
+    """Create a new request from ENTRY_ID."""
+    from gtm_feedback_dagster.routing import triage as use_case
+    from gtm_feedback_dagster.runtime import Runtime
+
+    try:
+        outcome = use_case.create(Runtime.from_settings(load_settings()), entry_id, "cli")
+    except LookupError as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+    click.echo(f"entry #{entry_id}: {outcome.replace('_', ' ')}")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(search)
     cli.add_command(route)
+    cli.add_command(triage)

@@ -226,6 +226,8 @@ def new_request_created_message(
 APPROVED_STATUS_TEXT = "✅ Adding feedback to existing request..."
 DECLINED_STATUS_TEXT = "❌ Creating new request..."
 EXPIRED_STATUS_TEXT = "⌛ No answer in time — creating a new request..."
+DECLINED_TRIAGE_TEXT = "❌ Not a match — the product owner will file it."
+EXPIRED_TRIAGE_TEXT = "⌛ No answer in time — the product owner will file it."
 REACTION_ACK_TEXT = "Taking a look..."
 REACTION_DUPLICATE_TEXT = "This thread is already captured as customer feedback."
 SHIPPING_ACK_TEXT = "🚀 Marking this feature request as shipped..."
@@ -381,3 +383,16 @@ def approved_confirmation_message(
         _feedback_context(customer_pain, severity),
         _button_link(url, "View feature request", "view_feature_request"),
     ]
+
+
+def triage_notice_message(app_url: str, area_name: str, waiting: int) -> tuple[str, Blocks]:
+    """To an area's product owner: feedback waits in triage (no customer text: a link only)."""
+    url = f"{app_url.rstrip('/')}/triage"
+    what = f"{waiting} feedback entr{'y waits' if waiting == 1 else 'ies wait'}"
+    headline = (
+        f"🗂️ {what} for you in *{plain_title(area_name)}*: the submitter said "
+        "the suggested request is not a match, or did not answer. Attach each to a request or "
+        "create one."
+    )
+    text = _fallback(f"{what} in triage for {plain_title(area_name)}: {url}")
+    return text, [_section(headline), _button_link(url, "Open triage", "open_triage")]

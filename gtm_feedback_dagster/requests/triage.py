@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from gtm_feedback_dagster.core.request_graph import DEFAULT_DUPLICATE_THRESHOLD
@@ -37,6 +37,7 @@ def triage_items(
     threshold: float = DEFAULT_DUPLICATE_THRESHOLD,
 ) -> dict[str, list[dict[str, Any]]]:
     """What waits for a product owner:
+    - `entries`: entries in triage (`waiting_entries`);
     - `asks`: approvals still pending after a day (the submitter did not answer);
     - `declined`: "Not a match" answers whose entry now sits in another (new) request — a
       possible duplicate of the suggestion, to merge or keep;
@@ -136,7 +137,49 @@ def triage_items(
             }
         )
     duplicates.sort(key=lambda d: -d["similarity"])
-    return {"asks": asks, "declined": declined[:limit], "duplicates": duplicates[:limit]}
+    return {
+        "entries": waiting_entries(session, limit),
+        "asks": asks,
+        "declined": declined[:limit],
+        "duplicates": duplicates[:limit],
+    }
 
 
-__all__ = ["TRIAGE_ASK_AGE", "triage_items"]
+def waiting_entries(session: Session, limit: int = 50) -> list[dict[str, Any]]:
+    """Entries a product owner must place (`routing/triage.py`): "Not a match" or no answer in
+    time, with `GTM_FEEDBACK_DECLINE_TO=triage`. Awaiting approval with no pending approval left;
+    the latest declined suggestion is shown, oldest entry first."""
+    submitter = aliased(User)
+    suggested = aliased(Request)
+    open_ask, last = aliased(Approval), aliased(Approval)
+    pending = (
+        select(open_ask.id)
+        .where(open_ask.feedback_id == Feedback.id, open_ask.status == "pending")
+        .exists()
+    )
+    latest = select(func.max(last.id)).where(last.feedback_id == Feedback.id).scalar_subquery()
+    rows = session.execute(
+        select(Feedback, Approval, suggested, submitter)
+        .select_from(Feedback)
+        .join(Approval, Approval.id == latest)
+        .join(suggested, suggested.id == Approval.request_id)
+        .outerjoin(submitter, submitter.id == Feedback.submitter_id)
+        .where(Feedback.status == "awaiting_approval", ~pending)
+        .order_by(Feedback.id)
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "entry_id": f.id,
+            "pain": f.customer_pain,
+            "answer": a.status,  # rejected | expired
+            "decided_at": a.decided_at,
+            "confidence": float(a.confidence),
+            "submitter": (u.name or u.email) if u else None,
+            "request": {"id": r.id, "slug": r.slug, "title": r.title, "status": r.status},
+        }
+        for f, a, r, u in rows
+    ]
+
+
+__all__ = ["TRIAGE_ASK_AGE", "triage_items", "waiting_entries"]

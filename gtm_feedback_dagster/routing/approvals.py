@@ -2,7 +2,8 @@
 approvals approve|reject`), and the expiry of unanswered approvals.
 
 Approve attaches the entry to the suggested request (status routed, match type approved),
-follows it and confirms; not a match (and expiry after `approval_expiry_days`) takes routing's
+follows it and confirms; not a match (and expiry after `approval_expiry_days`) sends the entry
+to triage (`routing/triage.py`), or with `GTM_FEEDBACK_DECLINE_TO=new_request` takes routing's
 new-request path. The DM is edited in place (buttons gone, the decision shown). Only the
 submitter may decide from Slack. Each decision is written in one transaction, which also closes
 the inbox row that asked for it (`done`), so a rerun never applies it twice.
@@ -23,6 +24,7 @@ from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.core.text import request_text
 from gtm_feedback_dagster.feedback.capture import cache_slack_id
 from gtm_feedback_dagster.messaging import blocks
+from gtm_feedback_dagster.messaging.blocks import DECLINED_TRIAGE_TEXT, EXPIRED_TRIAGE_TEXT
 from gtm_feedback_dagster.messaging.outbox import (
     KIND_APPROVAL_UPDATE,
     QUEUED,
@@ -36,6 +38,7 @@ from gtm_feedback_dagster.routing.apply import EntrySnapshot, apply_new_request
 from gtm_feedback_dagster.routing.candidates import ScoredCandidate, load_request_infos
 from gtm_feedback_dagster.routing.decide import Decision
 from gtm_feedback_dagster.routing.drafting import draft_new_request
+from gtm_feedback_dagster.routing.triage import notify_owner
 from gtm_feedback_dagster.runtime import Runtime
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.schema import (
@@ -308,6 +311,16 @@ def to_new_request(
         with rt.session() as session:
             _finish(session, done)
         return "already_decided"
+    if rt.settings.decline_to == "triage":  # the area's product owner decides (routing/triage)
+        with rt.session() as session:
+            if _cas_approval(session, approval_id, new_status, actor, now):
+                line = DECLINED_TRIAGE_TEXT if new_status == "rejected" else EXPIRED_TRIAGE_TEXT
+                _queue_decision_update(session, approval_id, line, channel, message_ts)
+                notify_owner(session, rt.settings, info.request_id, now)
+            else:
+                new_status = "already_decided"
+            _finish(session, done)
+        return new_status
     needs_request = info.entry_status == "awaiting_approval" and bool(snapshot.pain.strip())
     draft = vector = embedder = None
     if needs_request:

@@ -1,5 +1,6 @@
-"""The triage page and its actions: stale approvals (attach / create), declined suggestions and
-likely duplicates (merge / keep both). Every action clears the cached list and queue.
+"""The triage page and its actions: entries in triage (attach to the suggestion or a request id,
+or create a request — `routing/triage.py`, as the CLI), stale approvals (attach / create),
+declined suggestions and likely duplicates (merge / keep both). Every action clears the cached list and queue.
 """
 
 from __future__ import annotations
@@ -61,6 +62,26 @@ class TriagePages(WebBase):
             return f"approval #{approval_id}: {report.errors[inbox_id]}"
         return f"approval #{approval_id}: {report.outcomes.get(inbox_id, 'already handled')}"
 
+    def _entry_of(self, approval_id: int) -> int:
+        from gtm_feedback_dagster.store.schema import Approval
+
+        with self.runtime.session() as session:
+            approval = session.get(Approval, approval_id)
+            if approval is None:
+                raise LookupError(f"unknown approval #{approval_id}")
+            return int(approval.feedback_id)
+
+    def _triage(self, what: str, entry_id: int, request_id: int | None, who: Identity) -> str:
+        """The same use case as `gtm-feedback triage attach|create` (routing/triage.py)."""
+        from gtm_feedback_dagster.routing import triage
+
+        actor = f"web:{who.email}"[:200]
+        if what == "attach":
+            outcome = triage.attach(self.runtime, entry_id, request_id, actor)
+        else:
+            outcome = triage.create(self.runtime, entry_id, actor)
+        return f"entry #{entry_id}: {outcome.replace('_', ' ')}"
+
     def action(self, request: Request, who: Identity, form: dict[str, str]) -> Response:
         kind = request.path_params["action"]
         self.orders.clear()  # this process's listings show the change at once
@@ -71,6 +92,13 @@ class TriagePages(WebBase):
                 message = self._decide(
                     approval_id, "approve" if kind == "attach" else "decline", who
                 )
+                if kind == "create" and self.settings.decline_to == "triage":
+                    # The owner asked for a request: the decline put the entry in triage.
+                    message = self._triage("create", self._entry_of(approval_id), None, who)
+            elif kind in ("entry-attach", "entry-create"):
+                entry_id = int(form.get("entry", ""))
+                target = int(form["request"]) if form.get("request", "").strip() else None
+                message = self._triage(kind.removeprefix("entry-"), entry_id, target, who)
             elif kind == "merge":
                 from gtm_feedback_dagster.requests.merge import (
                     merge_requests,

@@ -181,6 +181,8 @@ def test_not_a_match_creates_a_new_request_once(
     db_url: str, slack: SlackStandin, local_embedder: Any
 ) -> None:
     world = seed_world(db_url)
+    # The old behaviour, kept as a setting (the default sends it to triage: routing/triage.py).
+    world.settings = dataclasses.replace(world.settings, decline_to="new_request")
     env = env_for(world, slack, local_embedder)
     deliver_outbox(db_url, env.slack)
     first = store(db_url, "interaction", "d1", click(world, "decline"))
@@ -215,6 +217,7 @@ def test_unanswered_approvals_expire_to_a_new_request(sqlite_url: str, local_emb
         assert due_expired_approvals(session, world.settings, now) == []
         later = now + timedelta(days=world.settings.approval_expiry_days, minutes=1)
         assert due_expired_approvals(session, world.settings, later) == [world.approval_id]
+    world.settings = dataclasses.replace(world.settings, decline_to="new_request")
     env = env_for(world, None, local_embedder)
     assert expire_approvals(env, [world.approval_id or 0], now=now) == []  # not due yet
     assert expire_approvals(env, [world.approval_id or 0], now=later) == [world.approval_id]
