@@ -69,6 +69,7 @@ def routing(url: str, entry_ids: Sequence[int] | None = None) -> list[str]:
     )
     problems += [f"entry {i} created {n} requests" for i, n in created_from.items() if i and n > 1]
     pending_approval = {a.feedback_id for a in approvals if a.status == "pending"}
+    decided_approval = {a.feedback_id for a in approvals if a.status in ("rejected", "expired")}
     follower_pairs = set(followers)
     request_ids = {r.id for r in requests}
     for entry in entries:
@@ -81,8 +82,9 @@ def routing(url: str, entry_ids: Sequence[int] | None = None) -> list[str]:
         if entry.submitter_id and owed and per_kind[(entry.id, owed)] != 1:
             problems.append(f"{where}: {per_kind[(entry.id, owed)]} {owed} messages")
         if entry.status == "awaiting_approval":
-            if entry.id not in pending_approval:
-                problems.append(f"{where}: no pending approval")
+            # In triage ("Not a match" / expired, GTM_FEEDBACK_DECLINE_TO=triage): decided.
+            if entry.id not in pending_approval and entry.id not in decided_approval:
+                problems.append(f"{where}: no pending approval and not in triage")
             continue
         if entry.request_id not in request_ids:
             problems.append(f"{where}: attached to missing request {entry.request_id}")
