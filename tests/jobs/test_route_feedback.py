@@ -264,3 +264,41 @@ def test_routing_parts_are_in_the_code_location() -> None:
     assert spec.partitions_def is not None and spec.owners == ["team:gtm-feedback"]
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert "open_requests_have_current_vectors" in checks
+
+
+def test_an_unavailable_judge_is_in_the_event_log_and_the_entries_wait(
+    sqlite_url: str,
+    local_embedder: LocalEmbedder,
+    openai_standin: OpenAIStandin,
+) -> None:
+    """Issue 16: an LLM 429 after the client's retries is a warning in the Dagster event log (not
+    only the compute log); the entries stay pending (no calibrated fallback decides them)."""
+    from tests.standins.openai_standin import openai_error
+
+    seeded = seed_requests(sqlite_url)
+    ids = [
+        add_entry(sqlite_url, PDF_TEXT, seeded.alice),
+        add_entry(sqlite_url, NEW_TEXT, seeded.bob),
+    ]
+    openai_standin.fail_next(
+        429,
+        openai_error("Rate limit reached", 429, "requests"),
+        path="/v1/chat/completions",
+        times=None,
+    )
+    llm = LLMResource(model="gpt-4o-mini", api_key="sk-test", base_url=openai_standin.base_url)
+    with dg.instance_for_test() as instance:
+        result = _run(instance, ids, _resources(sqlite_url, llm=llm))
+        assert result.success
+        warnings = [
+            record.dagster_event.message if record.dagster_event else record.user_message
+            for record in instance.all_logs(result.run_id)
+            if record.level == 30  # logging.WARNING
+        ]
+    assert any("LLM judge unavailable" in (w or "") and "429" in (w or "") for w in warnings), (
+        warnings
+    )
+    meta = _metadata(result)
+    assert meta["tier_waiting"] == 2 and meta["tier_attach"] == 0
+    assert meta["llm"]["unavailable"] and meta["llm"]["budget_hit"] is False
+    assert {entry(sqlite_url, i).status for i in ids} == {"pending"}
