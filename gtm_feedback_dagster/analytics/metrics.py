@@ -53,8 +53,13 @@ def dealbreakers(
     accounts: Mapping[int, AccountRow],
     limit: int = TOP_LIMIT,
 ) -> dict[str, Any]:
-    """High-severity feedback from enterprise accounts, per open request."""
+    """High-severity feedback from enterprise accounts, per open request.
+
+    Each item's `arr` is per request (its distinct enterprise accounts); `totalArr` is the ARR
+    of the distinct enterprise accounts across all of them, so an account behind five
+    dealbreakers counts once (never the sum of the items)."""
     items: list[dict[str, Any]] = []
+    all_enterprise: set[int] = set()
     for request in open_requests:
         high = [f for f in feedback_by_request.get(request.id, ()) if f.severity == "high"]
         enterprise = {
@@ -66,6 +71,7 @@ def dealbreakers(
         }
         if not enterprise:
             continue
+        all_enterprise |= enterprise
         items.append(
             {
                 "requestId": request.id,
@@ -78,10 +84,11 @@ def dealbreakers(
             }
         )
     items.sort(key=lambda i: (-i["arr"], -i["feedbackCount"], i["requestId"]))
-    total = float(sum(i["arr"] for i in items))
+    total = distinct_arr(all_enterprise, accounts)
     return {
         "count": len(items),
         "totalArr": total,
+        "accountCount": len(all_enterprise),
         "critical": total > CRITICAL_ARR,
         "topItems": items[:limit],
         "requestIds": [i["requestId"] for i in items],
@@ -153,6 +160,28 @@ def top_requests(
         )
     items.sort(key=lambda i: (-i["arr"], -i["feedbackCount"], i["requestId"]))
     return items[:limit]
+
+
+def area_demand(
+    open_requests: Sequence[RequestRow],
+    feedback_by_request: Mapping[int, Sequence[FeedbackRow]],
+    accounts: Mapping[int, AccountRow],
+) -> dict[str, Any]:
+    """The area's headline over its open requests: distinct accounts asking for any of them and
+    their ARR (each account once, however many requests it asked for)."""
+    ids = {
+        f.account_id
+        for r in open_requests
+        for f in feedback_by_request.get(r.id, ())
+        if f.account_id is not None and f.account_id in accounts
+    }
+    enterprise = {a for a in ids if accounts[a].is_enterprise}
+    return {
+        "accountCount": len(ids),
+        "arr": distinct_arr(ids, accounts),
+        "enterpriseAccountCount": len(enterprise),
+        "enterpriseArr": distinct_arr(enterprise, accounts),
+    }
 
 
 def is_open_stage(stage: str | None) -> bool:

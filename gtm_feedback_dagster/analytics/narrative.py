@@ -13,23 +13,38 @@ LOW_SHIP_RATE = 30  # % — execution is a warning below this (reference analyti
 IMPORTANCE_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
+def plural(n: int | float, word: str, many: str | None = None) -> str:
+    """`1 entry`, `2 entries`: the count and the word in the right number."""
+    count = int(n)
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
 def deterministic_narrative(report: Mapping[str, Any]) -> str:
     """Two to four plain sentences from the numbers (used when no LLM is configured)."""
     name = report["area"]["name"]
     execution = report["execution"]
     db = report["dealbreakers"]
+    demand = report.get("demand") or {}
+    open_n, entries = execution["open"], report["severityStats"]["totalFeedback"]
+    asking = ""
+    if demand.get("accountCount"):
+        asking = (
+            f" from {plural(demand['accountCount'], 'account')} ({format_arr(demand['arr'])} ARR)"
+        )
     sentences = [
-        f"{name} has {execution['open']} open requests backed by "
-        f"{report['severityStats']['totalFeedback']} feedback entries; "
+        f"{name} has {plural(open_n, 'open request')} backed by "
+        f"{plural(entries, 'feedback entry', 'feedback entries')}{asking}; "
         f"{execution['shipped']} shipped so far (ship rate {execution['shipRate']}%)."
     ]
     if db["count"]:
         top = db["topItems"][0]
+        accounts = db.get("accountCount")
+        who = f" from {plural(accounts, 'enterprise account')}" if accounts else ""
         sentences.append(
-            f"{db['count']} request{'s' if db['count'] != 1 else ''} carry enterprise "
-            f"dealbreakers worth {format_arr(db['totalArr'])} ARR"
+            f"{plural(db['count'], 'request')} {'carries' if db['count'] == 1 else 'carry'} "
+            f"enterprise dealbreakers{who} worth {format_arr(db['totalArr'])} ARR"
             f'{" — critical" if db["critical"] else ""}, led by "{top["title"]}" '
-            f"({format_arr(top['arr'])})."
+            f"({format_arr(top['arr'])} for that request)."
         )
     else:
         sentences.append("No enterprise account has flagged a dealbreaker on an open request.")
@@ -58,8 +73,9 @@ def report_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "id": "dealbreakers",
                 "title": "Critical Dealbreakers" if db["critical"] else "Revenue at Risk",
                 "summary": (
-                    f"{db['count']} open request{'s' if db['count'] != 1 else ''} flagged as "
-                    f"dealbreakers by enterprise accounts, {format_arr(db['totalArr'])} ARR."
+                    f"{plural(db['count'], 'open request')} flagged as dealbreakers by "
+                    f"{plural(db.get('accountCount', 0), 'enterprise account')}, "
+                    f"{format_arr(db['totalArr'])} ARR (each account counted once)."
                 ),
                 "importance": "critical" if db["critical"] else "warning",
                 "visuals": [

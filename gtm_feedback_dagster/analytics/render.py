@@ -106,6 +106,13 @@ def chart_markdown(png: bytes | None) -> str:
     return f"![top requests by ARR](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
+def _demand_cell(report: Mapping[str, Any]) -> str:
+    demand = report.get("demand")
+    if not demand:
+        return "—"
+    return f"{demand['accountCount']} ({format_arr(demand['arr'])})"
+
+
 def render_markdown(
     report: Mapping[str, Any], chart: str | None = None, app_url: str | None = None
 ) -> str:
@@ -116,11 +123,19 @@ def render_markdown(
     execution = report["execution"]
     lines += [
         markdown_table(
-            ["Open requests", "Feedback", "Dealbreaker ARR", "Open opportunity value", "Ship rate"],
+            [
+                "Open requests",
+                "Feedback on them",
+                "Accounts asking (ARR)",
+                "Dealbreaker ARR",
+                "Open opportunity value",
+                "Ship rate",
+            ],
             [
                 [
                     execution["open"],
                     int(key["feedbackEntries"]),
+                    _demand_cell(report),
                     format_arr(key["dealbreakerArr"]),
                     f"{format_arr(report['openOpportunities']['value'])} "
                     f"({report['openOpportunities']['count']} opps)",
@@ -129,6 +144,9 @@ def render_markdown(
             ],
         ),
         "",
+        "Area totals count each account and each opportunity once; request rows show that "
+        "request's own accounts.",
+        "",
     ]
     for section in report["sections"]:
         badge = {"critical": "🔴", "warning": "🟠", "info": "🔵"}[section["importance"]]
@@ -136,7 +154,12 @@ def render_markdown(
         if section["id"] == "dealbreakers":
             lines.append(
                 markdown_table(
-                    ["Request", "ARR", "Dealbreaker entries", "Enterprise accounts"],
+                    [
+                        "Request",
+                        "Dealbreaker ARR (this request)",
+                        "Dealbreaker entries",
+                        "Enterprise accounts",
+                    ],
                     [
                         [
                             _request_link(app_url, i["slug"], i["title"]),
@@ -193,8 +216,11 @@ def render_markdown(
         lines += [
             "## Top requests by ARR",
             "",
+            "ARR of every account asking for the request (the dealbreaker table above counts "
+            "only the enterprise accounts that flagged it high severity).",
+            "",
             markdown_table(
-                ["Request", "ARR", "Entries", "Accounts", "Highest severity"],
+                ["Request", "ARR (this request)", "Entries", "Accounts", "Highest severity"],
                 [
                     [
                         _request_link(app_url, i["slug"], i["title"]),
@@ -213,16 +239,26 @@ def render_markdown(
     change = report.get("change")
     lines += ["## Since the previous report", ""]
     if not change:
-        lines += ["First report for this area.", ""]
+        if report.get("replacesSameDay"):
+            lines += [
+                "No report from an earlier day to compare with; this run replaces "
+                f"the one from earlier on {report['day']}.",
+                "",
+            ]
+        else:
+            lines += ["First report for this area.", ""]
     else:
         labels = {
             "openRequests": "Open requests",
             "shippedRequests": "Shipped requests",
             "shipRate": "Ship rate (points)",
             "feedbackEntries": "Feedback entries",
-            "highSeverityEntries": "Dealbreaker entries",
+            "highSeverityEntries": "High-severity entries",
             "dealbreakerCount": "Requests with enterprise dealbreakers",
             "dealbreakerArr": "Dealbreaker ARR ($)",
+            "dealbreakerAccounts": "Enterprise accounts with dealbreakers",
+            "demandArr": "ARR of accounts asking ($)",
+            "demandAccounts": "Accounts asking",
             "openOpportunityValue": "Open opportunity value ($)",
         }
         lines += [

@@ -3,7 +3,9 @@
 All per-request numbers are over the area's **open** requests, as in the reference's tools; the
 execution status counts every (non-merged) request tagged with the area. A request's ARR is the
 sum of the ARR of the *distinct* accounts behind its feedback (the area-insights rule; the
-analytics agent's per-row sum is a known inconsistency we do not copy).
+analytics agent's per-row sum is a known inconsistency we do not copy). Every figure above one
+request (the area's demand, dealbreaker ARR, segments, open opportunity value) counts distinct
+accounts and distinct opportunities, never the sum of per-request figures.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from gtm_feedback_dagster.analytics.metrics import (
     TOP_LIMIT,
+    area_demand,
     dealbreakers,
     execution_status,
     group_feedback,
@@ -90,6 +93,7 @@ def build_report(
         "dealbreakers": db_top,
         "segments": segments(open_requests, by_request, data.accounts),
         "severityStats": severity_stats(open_requests, by_request, data.accounts),
+        "demand": area_demand(open_requests, by_request, data.accounts),
         "execution": execution_status(data.requests),
         "topRequests": top_requests(open_requests, by_request, data.accounts),
         "openOpportunities": open_opportunity_value(open_requests, by_request, data.opportunities),
@@ -110,6 +114,9 @@ def build_report(
         "highSeverityEntries": float(report["severityStats"]["counts"]["high"]),
         "dealbreakerCount": float(db["count"]),
         "dealbreakerArr": db["totalArr"],
+        "dealbreakerAccounts": float(db["accountCount"]),
+        "demandArr": report["demand"]["arr"],
+        "demandAccounts": float(report["demand"]["accountCount"]),
         "openOpportunityValue": report["openOpportunities"]["value"],
     }
     report["change"] = compare_with_previous(report, previous)

@@ -65,6 +65,17 @@ def segments(
                 "accountCount": len(members[(dimension, name)]),
             }
         )
+    # A segment named like the enterprise flag ("Segment: Enterprise") with the same accounts as
+    # the "Enterprise" row says the same thing twice: keep the one row.
+    flag_members = members.get(("enterprise", "Enterprise"), set())
+    by_dimension["segment"] = [
+        g
+        for g in by_dimension.get("segment", [])
+        if not (
+            g["name"].removeprefix("Segment: ").strip().lower() == "enterprise"
+            and members[("segment", g["name"])] == flag_members
+        )
+    ]
     out: list[dict[str, Any]] = []
     for dimension in ("enterprise", "region", "industry", "territory", "segment", "sub_segment"):
         groups = sorted(

@@ -1,7 +1,7 @@
 """`area_insight_report`: the revenue-weighted insight report of one product area.
 
-A thin Dagster shell: maths in `domain/insights.py`, loading and storing in
-`store/insights_data.py`, Markdown and chart in `domain/report_render.py`. Each partition reads
+A thin Dagster shell: maths in `analytics/report.py` (and its metrics, segments, themes),
+loading and storing in `analytics/data.py`, Markdown and chart in `analytics/render.py`. Each partition reads
 only its own area and writes only its own (area, day) row, so a backfill of every area from the UI
 needs nothing shared between runs.
 """
@@ -14,6 +14,7 @@ from pydantic import Field
 
 from gtm_feedback_dagster.analytics.data import (
     get_area,
+    get_report,
     load_area_data,
     previous_report,
     save_report,
@@ -27,6 +28,7 @@ from gtm_feedback_dagster.analytics.render import (
 from gtm_feedback_dagster.analytics.report import build_report
 from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
 from gtm_feedback_dagster.assets.sources import crm_accounts, feedback_entries
+from gtm_feedback_dagster.core.money import format_arr
 from gtm_feedback_dagster.core.request_graph import DEFAULT_CLUSTER_THRESHOLD
 from gtm_feedback_dagster.partitions import product_area_partitions
 from gtm_feedback_dagster.resources.ai import LLMResource
@@ -75,7 +77,10 @@ class AreaInsightReportConfig(dg.Config):
         "distinct accounts, open opportunity value affected, and the change since the previous "
         "report. Shown here as Markdown with a chart; `gtm-feedback report AREA` prints it."
     ),
-    metadata={"table": "insight_reports", "maths": "reference §7.1 (distinct-account ARR)"},
+    metadata={
+        "dagster/table_name": "insight_reports",
+        "maths": "reference §7.1; area totals over distinct accounts and opportunities",
+    },
 )
 def area_insight_report(
     context: dg.AssetExecutionContext,
@@ -94,6 +99,7 @@ def area_insight_report(
             )
         data = load_area_data(session, area, config.cluster_threshold)
         previous = previous_report(session, area.id, day)
+        rerun = get_report(session, area.id, day) is not None
 
     # LLM calls happen outside any database transaction; each falls back on its own.
     from gtm_feedback_dagster.ai.llm_reports import name_theme, write_narrative
@@ -107,6 +113,7 @@ def area_insight_report(
         theme_namer=(lambda titles: name_theme(chat, titles)) if chat is not None else None,
         cluster_threshold=config.cluster_threshold,
     )
+    report["replacesSameDay"] = rerun
     if chat is not None:
         narrative = write_narrative(chat, narrative_facts(report))
         if narrative:
@@ -117,7 +124,9 @@ def area_insight_report(
     with store.session() as session:
         save_report(session, area.id, day, stored_markdown, report)
 
-    db = report["dealbreakers"]
+    db, demand = report["dealbreakers"], report["demand"]
+    # Money as money ($1.2M) in the UI; the exact floats are in report_json. Area figures count
+    # distinct accounts / opportunities; "top_request_arr" is one request's own accounts.
     metadata: dict[str, dg.RawMetadataValue] = {
         "report": dg.MetadataValue.md(
             render_markdown(report, chart=chart_markdown(png), app_url=settings.app_url)
@@ -126,26 +135,29 @@ def area_insight_report(
         "day": dg.MetadataValue.text(day.isoformat()),
         "narrative": dg.MetadataValue.text(report["narrative"]),
         "narrative_source": dg.MetadataValue.text(report["narrativeSource"]),
-        "dagster/row_count": dg.MetadataValue.int(len(data.requests)),
         "requests": dg.MetadataValue.int(len(data.requests)),
         "open_requests": dg.MetadataValue.int(report["execution"]["open"]),
-        "feedback_entries": dg.MetadataValue.int(len(data.feedback)),
-        "accounts": dg.MetadataValue.int(len(data.accounts)),
+        "feedback_entries_on_open_requests": dg.MetadataValue.int(
+            report["severityStats"]["totalFeedback"]
+        ),
+        "accounts_asking": dg.MetadataValue.int(demand["accountCount"]),
+        "arr_of_accounts_asking": dg.MetadataValue.text(format_arr(demand["arr"])),
         "dealbreaker_requests": dg.MetadataValue.int(db["count"]),
-        "dealbreaker_arr": dg.MetadataValue.float(float(db["totalArr"])),
+        "dealbreaker_accounts": dg.MetadataValue.int(db["accountCount"]),
+        "dealbreaker_arr": dg.MetadataValue.text(format_arr(db["totalArr"])),
         "critical": dg.MetadataValue.bool(bool(db["critical"])),
-        "top_request_arr": dg.MetadataValue.float(
-            float(report["topRequests"][0]["arr"]) if report["topRequests"] else 0.0
+        "top_request_arr": dg.MetadataValue.text(
+            format_arr(report["topRequests"][0]["arr"]) if report["topRequests"] else "$0"
         ),
-        "open_opportunity_value": dg.MetadataValue.float(
-            float(report["openOpportunities"]["value"])
+        "open_opportunity_value": dg.MetadataValue.text(
+            format_arr(report["openOpportunities"]["value"])
         ),
-        "ship_rate": dg.MetadataValue.int(report["execution"]["shipRate"]),
+        "ship_rate_percent": dg.MetadataValue.int(report["execution"]["shipRate"]),
         "themes": dg.MetadataValue.int(len(report["themes"])),
         "new_dealbreakers": dg.MetadataValue.int(
             len(report["change"]["newDealbreakers"]) if report["change"] else 0
         ),
-        "chart_bytes": dg.MetadataValue.int(len(png or b"")),
+        "dagster/table_name": dg.MetadataValue.text("insight_reports"),
     }
     if chat is not None:
         metadata["llm_usage"] = dg.MetadataValue.json(dict(chat.usage))

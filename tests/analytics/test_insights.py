@@ -255,7 +255,10 @@ def test_narrative_is_two_to_four_sentences_from_the_numbers() -> None:
     text = report()["narrative"]
     assert 2 <= len(re.findall(r"[.!?](?:\s|$)", text)) <= 4
     assert "Identity has 5 open requests backed by 13 feedback entries" in text
-    assert "2 requests carry enterprise dealbreakers worth $670.0K ARR — critical" in text
+    assert (
+        "2 requests carry enterprise dealbreakers from 3 enterprise accounts worth $670.0K ARR — critical"
+        in text
+    )
     assert "2 open opportunities worth $160.0K" in text
 
 

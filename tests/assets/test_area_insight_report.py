@@ -64,16 +64,18 @@ def check_first_report(url: str, result: dg.ExecuteInJobResult, ids: dict[str, i
     meta = report_metadata(result)
     # Dealbreakers: R1 (Acme 300K; Initech is not enterprise) + R2 (Globex 250K) = 550K > 500K.
     assert meta["dealbreaker_requests"] == 2
-    assert meta["dealbreaker_arr"] == 550_000.0 and isinstance(meta["dealbreaker_arr"], float)
+    assert meta["dealbreaker_arr"] == "$550.0K" and meta["dealbreaker_accounts"] == 2
+    assert meta["report_json"]["dealbreakers"]["totalArr"] == 550_000.0
     assert meta["critical"] is True
     # Top request R1: Acme + Initech = 350K. Open opportunities: O1 only (O2 is Closed Won).
-    assert meta["top_request_arr"] == 350_000.0
-    assert meta["open_opportunity_value"] == 100_000.0
-    assert meta["ship_rate"] == 25  # 1 shipped / (3 open + 1 shipped)
+    assert meta["top_request_arr"] == "$350.0K"
+    assert meta["open_opportunity_value"] == "$100.0K"
+    assert meta["ship_rate_percent"] == 25  # 1 shipped / (3 open + 1 shipped)
     assert meta["open_requests"] == 3 and meta["requests"] == 5
     assert meta["themes"] == 1  # R1 and R2 cluster in the graph
     assert "data:image/png;base64," in meta["report"]
-    assert 0 < meta["chart_bytes"] <= 60_000
+    assert "chart_bytes" not in meta and "dagster/row_count" not in meta
+    assert meta["dagster/table_name"] == "insight_reports"
     assert meta["narrative_source"] == "numbers"
     assert meta["report_json"]["dealbreakers"]["requestIds"] == [ids["r1"], ids["r2"]]
 
@@ -91,9 +93,11 @@ def test_report_rerun_same_day_replaces_next_day_shows_change(app_env: str, inst
         ids = seed_report_world(session).ids
     check_first_report(url, materialize(instance, url), ids)
 
-    # Re-running the same day replaces the row (unique (area, day)).
-    materialize(instance, url)
+    # Re-running the same day replaces the row (unique (area, day)) and says so.
+    rerun = report_metadata(materialize(instance, url))
     assert len(stored_reports(url)) == 1
+    assert "First report" not in rerun["report"]
+    assert "replaces the one from earlier on 2026-03-02" in rerun["report"]
 
     # Next day: Globex flags R3 as a dealbreaker.
     with session_scope(url) as session:
@@ -107,7 +111,10 @@ def test_report_rerun_same_day_replaces_next_day_shows_change(app_env: str, inst
     assert meta["new_dealbreakers"] == 1
     change = meta["report_json"]["change"]
     assert change["previousDay"] == "2026-03-02"
-    assert change["deltas"]["dealbreakerArr"] == 250_000
+    # Globex already counted on R2: the area's dealbreaker ARR (distinct accounts) is unchanged,
+    # one more request carries a dealbreaker.
+    assert change["deltas"]["dealbreakerArr"] == 0
+    assert change["deltas"]["dealbreakerCount"] == 1
     assert change["deltas"]["feedbackEntries"] == 1
     assert [d["requestId"] for d in change["newDealbreakers"]] == [ids["r3"]]
     assert "New dealbreakers:" in meta["report"]
