@@ -59,6 +59,10 @@ def main() -> None:
     # Dagster flags some definition parameters (e.g. sensor owners) as beta on every load; the
     # warning is for library authors, not for someone running a command.
     warnings.filterwarnings("ignore", message=".*is currently in (beta|preview).*")
+    from gtm_feedback_dagster.config import log_format
+    from gtm_feedback_dagster.core.logs import configure_logging
+
+    configure_logging(log_format())  # GTM_FEEDBACK_LOG_FORMAT=json: one JSON object per line
     cli(prog_name="gtm-feedback")
 
 

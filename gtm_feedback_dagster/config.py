@@ -129,6 +129,15 @@ def db_pool_limits() -> tuple[int, int]:
     return _env_int("GTM_FEEDBACK_DB_POOL_SIZE", 5), _env_int("GTM_FEEDBACK_DB_MAX_OVERFLOW", 5)
 
 
+def log_format() -> str:
+    """`text` (default) or `json`: the log lines of the CLI and the intake service
+    (core/logs.py); reads only GTM_FEEDBACK_LOG_FORMAT."""
+    value = (_env("GTM_FEEDBACK_LOG_FORMAT", "text") or "text").lower()
+    if value not in ("text", "json"):
+        raise ValueError(f"GTM_FEEDBACK_LOG_FORMAT must be text or json, got {value!r}")
+    return value
+
+
 def default_home() -> Path:
     return Path(_env("GTM_FEEDBACK_HOME") or "./.gtm_feedback").resolve()
 

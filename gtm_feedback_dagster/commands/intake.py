@@ -262,7 +262,17 @@ def serve(
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,
         log_level="info",
+        **serve_log_options(),
     )
+
+
+def serve_log_options() -> dict[str, Any]:
+    """uvicorn's `log_config` for GTM_FEEDBACK_LOG_FORMAT=json (its own format otherwise)."""
+    from gtm_feedback_dagster.config import log_format
+    from gtm_feedback_dagster.core.logs import logging_config
+
+    fmt = log_format()
+    return {"log_config": logging_config(fmt)} if fmt == "json" else {}
 
 
 def register(cli: click.Group) -> None:
