@@ -15,6 +15,7 @@ from gtm_feedback_dagster.commands import (
     catalog,
     db,
     demo,
+    export,
     intake,
     manage,
     reports,
@@ -49,7 +50,7 @@ def cli() -> None:
 
 # Order matters where modules add to the same group (`requests`): manage creates it, reports
 # adds `duplicates` and `merge` to it.
-COMMAND_MODULES = (catalog, db, demo, intake, manage, reports, routing, slack, web)
+COMMAND_MODULES = (catalog, db, demo, export, intake, manage, reports, routing, slack, web)
 
 for _module in COMMAND_MODULES:
     _module.register(cli)
