@@ -239,9 +239,19 @@ def load_digest_data(session: Session, start: datetime, end: datetime) -> Digest
                 found[rid].append(areas[area_id][0])
         return {rid: sorted(slugs) for rid, slugs in found.items()}
 
+    # New = first asked in the period: created in it, and no feedback entry from before it (an
+    # import or the demo creates requests today for feedback given months ago).
+    earlier_entry = (
+        select(Feedback.id)
+        .where(Feedback.request_id == Request.id, Feedback.created_at < start)
+        .exists()
+    )
     new_request_rows = session.execute(
         select(Request.id, Request.slug, Request.title, Request.status, Request.created_at).where(
-            Request.created_at >= start, Request.created_at < end, Request.status != "merged"
+            Request.created_at >= start,
+            Request.created_at < end,
+            Request.status != "merged",
+            ~earlier_entry,
         )
     ).all()
     # A request shipped before shipped_at existed (imports) counts by its last update.

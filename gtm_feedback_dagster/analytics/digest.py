@@ -4,6 +4,11 @@ Markdown. Plain Python over plain rows.
 Contents: new requests, new feedback entries and the requests that drew most of them (by ARR of
 the distinct accounts behind the new entries), enterprise dealbreakers added, requests shipped
 with their follower counts, and per-area counts.
+
+"New this week" means first asked this week: a request created in the period whose first
+feedback entry (if it has any) is also in the period. A request created by an import or the demo
+for feedback given earlier is not new; its entries count in the week they were given
+(`created_at`). The week's ARR totals count each account once.
 """
 
 from __future__ import annotations
@@ -51,6 +56,10 @@ class DigestData:
     other_requests: list[DigestRequest]  # older requests that received new entries
     entries: list[DigestEntry]  # entries created in the period, on non-merged requests
     accounts: dict[int, AccountRow]
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def iso_week(day: date) -> str:
@@ -139,6 +148,15 @@ def compute_digest(data: DigestData) -> dict[str, Any]:
             ),
         )
     names = dict(data.areas)
+    asking = {e.account_id for e in data.entries if e.account_id is not None}
+    enterprise_high = {
+        e.account_id
+        for e in data.entries
+        if e.severity == "high"
+        and e.request_id in requests
+        and e.account_id in data.accounts
+        and data.accounts[e.account_id].is_enterprise
+    }
     return {
         "week": iso_week(data.end.date()),
         "start": data.start.isoformat(),
@@ -149,6 +167,11 @@ def compute_digest(data: DigestData) -> dict[str, Any]:
             "dealbreakerEntriesAdded": sum(d["entries"] for d in dealbreakers),
             "dealbreakerRequests": len(dealbreakers),
             "shipped": len(data.shipped_requests),
+            # Distinct accounts (each once, however many entries or requests): the week's totals.
+            "newEntryAccounts": len(asking),
+            "newEntryArr": distinct_arr(asking),
+            "dealbreakerAccounts": len(enterprise_high),
+            "dealbreakerArr": distinct_arr(enterprise_high),
         },
         "newRequests": [
             request_ref(r)
@@ -189,7 +212,8 @@ def _bullet_lists(
     more = len(digest["newRequests"]) - LIST_LIMIT
     lists: list[tuple[str, list[str]]] = [
         (
-            f"{bold}🆕 New requests ({digest['totals']['newRequests']}){bold}",
+            f"{bold}🆕 New requests, first asked this week ({digest['totals']['newRequests']})"
+            f"{bold}",
             [
                 f"• {_link(app_url, r['slug'], r['title'], slack)}"
                 + (f" — {', '.join(r['areas'])}" if r["areas"] else "")
@@ -198,10 +222,11 @@ def _bullet_lists(
             + ([f"• …and {more} more"] if more > 0 else []),
         ),
         (
-            f"{bold}📈 Most new feedback ({digest['totals']['newEntries']} entries){bold}",
+            f"{bold}📈 Most new feedback "
+            f"({plural(digest['totals']['newEntries'], 'entry', 'entries')}){bold}",
             [
                 f"• {_link(app_url, r['slug'], r['title'], slack)}: {r['newEntries']} new, "
-                f"{format_arr(r['arr'])} ARR"
+                f"{format_arr(r['arr'])} ARR (this request's accounts)"
                 for r in digest["topRequests"][:5]
             ],
         ),
@@ -225,8 +250,9 @@ def _bullet_lists(
         (
             f"{bold}🗂 By product area{bold}",
             [
-                f"• {a['name']}: {a['newRequests']} new requests, {a['newEntries']} entries, "
-                f"{a['dealbreakersAdded']} dealbreakers, {a['shipped']} shipped"
+                f"• {a['name']}: {plural(a['newRequests'], 'new request')}, "
+                f"{plural(a['newEntries'], 'entry', 'entries')}, "
+                f"{plural(a['dealbreakersAdded'], 'dealbreaker')}, {a['shipped']} shipped"
                 for a in digest["areas"]
                 if any(a[k] for k in ("newRequests", "newEntries", "dealbreakersAdded", "shipped"))
             ],
@@ -237,9 +263,21 @@ def _bullet_lists(
 
 def _headline(digest: dict[str, Any]) -> str:
     t = digest["totals"]
+    who = ""
+    if t.get("newEntryAccounts"):
+        who = (
+            f" from {plural(t['newEntryAccounts'], 'account')} ({format_arr(t['newEntryArr'])} ARR)"
+        )
+    breakers = plural(t["dealbreakerEntriesAdded"], "enterprise dealbreaker")
+    if t.get("dealbreakerAccounts"):
+        breakers += (
+            f" from {plural(t['dealbreakerAccounts'], 'account')} "
+            f"({format_arr(t['dealbreakerArr'])} ARR)"
+        )
     return (
-        f"{t['newRequests']} new requests, {t['newEntries']} new feedback entries, "
-        f"{t['dealbreakerEntriesAdded']} enterprise dealbreakers and {t['shipped']} shipped."
+        f"{plural(t['newRequests'], 'new request')} (first asked this week), "
+        f"{plural(t['newEntries'], 'new feedback entry', 'new feedback entries')}{who}, "
+        f"{breakers} and {t['shipped']} shipped."
     )
 
 

@@ -19,6 +19,7 @@ from gtm_feedback_dagster.analytics.digest import (
     render_slack,
 )
 from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
+from gtm_feedback_dagster.core.money import format_arr
 from gtm_feedback_dagster.messaging.outbox import enqueue
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.retry import TRANSIENT_RETRY
@@ -53,7 +54,8 @@ class WeeklyDigestConfig(dg.Config):
     owners=["team:gtm-feedback"],
     kinds={"slack", "sql"},
     description=(
-        "Weekly digest of the last 7 days: new requests, new feedback entries and the requests "
+        "Weekly digest of the last 7 days: new requests (first asked in the period), new "
+        "feedback entries and the requests "
         "that drew them, enterprise dealbreakers added, requests shipped with their follower "
         "counts, and per-area counts. Queued once per ISO week (outbox dedupe key "
         "`digest:<week>`) for SLACK_DIGEST_CHANNEL_ID (default channel `gtm-feedback-digest`)."
@@ -93,5 +95,9 @@ def weekly_digest(
             "new_entries": dg.MetadataValue.int(totals["newEntries"]),
             "dealbreakers_added": dg.MetadataValue.int(totals["dealbreakerEntriesAdded"]),
             "shipped": dg.MetadataValue.int(totals["shipped"]),
+            "accounts_with_new_feedback": dg.MetadataValue.int(totals["newEntryAccounts"]),
+            "arr_of_accounts_with_new_feedback": dg.MetadataValue.text(
+                format_arr(totals["newEntryArr"])
+            ),
         }
     )

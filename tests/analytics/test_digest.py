@@ -63,6 +63,11 @@ def test_digest_numbers() -> None:
         "dealbreakerEntriesAdded": 3,
         "dealbreakerRequests": 2,
         "shipped": 1,
+        # Distinct accounts: Acme (twice), Initech (twice) and Globex count once each.
+        "newEntryAccounts": 3,
+        "newEntryArr": 600_000,
+        "dealbreakerAccounts": 2,
+        "dealbreakerArr": 550_000,
     }
     # Most new feedback by ARR of distinct accounts: SSO (Acme + Initech 350K), Usage API
     # (Globex + Initech 300K), Invoice PDF (no account).
@@ -124,3 +129,17 @@ def test_iso_week_and_channel() -> None:
     assert iso_week(date(2026, 3, 9)) == iso_week(date(2026, 3, 15)) != iso_week(date(2026, 3, 16))
     assert digest_channel(None) == "gtm-feedback-digest"
     assert digest_channel("C0123") == "C0123"
+
+
+def test_digest_headline_counts_accounts_once_and_pluralises() -> None:
+    text = render_markdown(compute_digest(data()))
+    assert (
+        "2 new requests (first asked this week), 6 new feedback entries from 3 accounts "
+        "($600.0K ARR), 3 enterprise dealbreakers from 2 accounts ($550.0K ARR) and 1 shipped."
+    ) in text
+    one = data()
+    one.entries = one.entries[:1]
+    one.new_requests = one.new_requests[:1]
+    single = render_markdown(compute_digest(one))
+    assert "1 new request (first asked this week), 1 new feedback entry from 1 account" in single
+    assert "Identity: 1 new request, 1 entry, 1 dealbreaker, 1 shipped" in single

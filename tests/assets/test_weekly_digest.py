@@ -55,8 +55,13 @@ def seed_week(url: str) -> dict[str, int]:
             created_at=T0 + timedelta(days=2),
         )
         # Outside the period: before it, and exactly at its end (the end is exclusive).
-        entry(session, new, initech, "high", created_at=T0 - timedelta(seconds=1))
         entry(session, new, initech, "high", created_at=AS_OF)
+        # Created this week for feedback given before it (what an import or the demo does):
+        # not new this week, and its entry is outside the period.
+        imported = request(
+            session, "Imported older ask", [identity], created_at=T0 + timedelta(days=2)
+        )
+        entry(session, imported, initech, "high", created_at=T0 - timedelta(seconds=1))
         set_status(session, ids["r3"], "shipped", shipped_at=T0 + timedelta(days=3))
         follow(session, ids["alice"], ids["r3"])
         follow(session, carol.id, ids["r3"])
