@@ -25,6 +25,7 @@ from gtm_feedback_dagster.core.text import request_text
 from gtm_feedback_dagster.feedback.capture import cache_slack_id
 from gtm_feedback_dagster.messaging import blocks
 from gtm_feedback_dagster.messaging.blocks import DECLINED_TRIAGE_TEXT, EXPIRED_TRIAGE_TEXT
+from gtm_feedback_dagster.messaging.digest import queue_digest_update
 from gtm_feedback_dagster.messaging.outbox import (
     KIND_APPROVAL_UPDATE,
     QUEUED,
@@ -140,6 +141,7 @@ def _queue_decision_update(
 ) -> None:
     """Edits the approval DM in place: its question plus the decision, buttons removed. A DM
     still waiting in the outbox is cancelled instead (its buttons would be stale)."""
+    queue_digest_update(session, approval_id, status_line)  # asked in a digest DM, if it was
     original = approval_request_row(session, approval_id)
     if original is not None and original.status == QUEUED:
         cancelled = cancel_queued(

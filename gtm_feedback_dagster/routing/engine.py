@@ -40,6 +40,7 @@ from gtm_feedback_dagster.ai.embedders import Embedder, EmbeddingError
 from gtm_feedback_dagster.ai.llm import ChatLLM, LLMUnavailable
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.core.text import query_text, request_text
+from gtm_feedback_dagster.messaging.digest import digest_asks
 from gtm_feedback_dagster.routing.apply import (
     Applied,
     EntrySnapshot,
@@ -65,7 +66,7 @@ from gtm_feedback_dagster.routing.drafting import draft_new_request
 from gtm_feedback_dagster.routing.judging import LLM_WAIT_RUNS, ask_instead, prefetch_verdicts
 from gtm_feedback_dagster.routing.report import BatchReport, EntryOutcome
 from gtm_feedback_dagster.routing.search import ensure_request_vectors
-from gtm_feedback_dagster.store.schema import ProductArea
+from gtm_feedback_dagster.store.schema import Approval, Feedback, ProductArea
 from gtm_feedback_dagster.vectors.base import VectorHit, VectorIndex, VectorIndexError
 
 log = logging.getLogger(__name__)
@@ -218,6 +219,7 @@ def route_batch(
         )
     finally:
         _flush_index(env, report, pending_index)
+    _digest(env, report)
     report.timings["decide_apply"] = time.perf_counter() - t
     report.timings["total"] = time.perf_counter() - started
     report.embedding_tokens = env.embedder.usage.prompt_tokens - tokens_before
@@ -228,6 +230,24 @@ def route_batch(
         for key, value in llm.usage.items():  # the process-wide totals stay complete
             env.llm.usage[key] = env.llm.usage.get(key, 0) + value
     return report
+
+
+def _digest(env: RoutingEnv, report: BatchReport) -> None:
+    """At most one question DM per submitter per batch: two or more asks become one digest."""
+    asked = [o.entry_id for o in report.outcomes if o.tier == "ask"]
+    if len(asked) < 2:
+        return
+    with env.session() as session:
+        rows = session.execute(
+            select(Approval.id, Feedback.submitter_id)
+            .join(Feedback, Feedback.id == Approval.feedback_id)
+            .where(Approval.feedback_id.in_(asked), Approval.status == "pending")
+        ).all()
+        by_submitter: dict[int, list[int]] = {}
+        for approval_id, submitter_id in rows:
+            if submitter_id is not None:
+                by_submitter.setdefault(int(submitter_id), []).append(int(approval_id))
+        report.digests = digest_asks(session, env.settings.app_url, by_submitter)
 
 
 def _flush_index(

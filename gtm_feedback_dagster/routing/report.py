@@ -29,6 +29,7 @@ class BatchReport:
     llm_token_budget: int | None = None
     llm_budget_hit: bool = False
     llm_unavailable: str | None = None  # the first failure of the judge in this run
+    digests: int = 0  # submitters asked several questions in one DM
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -53,6 +54,7 @@ class BatchReport:
             "methods": self.methods,
             "requests_embedded": self.requests_embedded,
             "stale_index_hits": self.stale_hits,
+            "question_digests": self.digests,
             "embedding_tokens": self.embedding_tokens,
             "llm_tokens": dict(self.llm_tokens),
             "llm": {
