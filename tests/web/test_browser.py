@@ -203,3 +203,8 @@ def test_sign_in_browse_follow_slack_link_and_triage(served, browser) -> None:  
     assert driver.find_element(By.ID, "title").text == "Dark mode"
     assert "Darker charts" in driver.find_element(By.ID, "entries").text
     _shot(driver, "10-from-slack-link")
+
+    # An unknown page is the HTML error page, not JSON.
+    driver.get(f"{base}/requests/dark-mode/no-such-page")
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Page not found."
+    _shot(driver, "11-not-found")
