@@ -168,6 +168,33 @@ def load_area_data(session: Session, area: ProductArea, min_edge_similarity: flo
     )
 
 
+TEXT_ENTRIES_PER_REQUEST = 30  # enough words to find a theme; bounded for huge requests
+
+
+def load_area_texts(session: Session, data: AreaData) -> dict[int, str]:
+    """Per open request of `data`: its title, description and up to
+    `TEXT_ENTRIES_PER_REQUEST` entries' text (the input of the feedback-text themes)."""
+    from gtm_feedback_dagster.analytics.text_themes import request_texts
+
+    open_ids = [r.id for r in data.requests if r.status == "open"]
+    titles = {r.id: r.title for r in data.requests if r.status == "open"}
+    entry_texts: dict[int, list[str]] = defaultdict(list)
+    for chunk in id_chunks(open_ids):
+        for rid, description in session.execute(
+            select(Request.id, Request.description).where(Request.id.in_(chunk))
+        ):
+            if description:
+                entry_texts[rid].append(description)
+        for rid, pain in session.execute(
+            select(Feedback.request_id, Feedback.customer_pain)
+            .where(Feedback.request_id.in_(chunk))
+            .order_by(Feedback.request_id, Feedback.id)
+        ):
+            if pain and len(entry_texts[rid]) < TEXT_ENTRIES_PER_REQUEST:
+                entry_texts[rid].append(pain)
+    return request_texts(titles, entry_texts)
+
+
 def previous_report(session: Session, area_id: int, before: date) -> dict[str, Any] | None:
     """The area's latest stored report from a day before `before` (JSON), if any."""
     row = session.scalars(

@@ -30,9 +30,12 @@ from gtm_feedback_dagster.analytics.narrative import (
 )
 from gtm_feedback_dagster.analytics.rows import (
     AreaData,
+    FeedbackRow,
+    RequestRow,
     ThemeNamer,
 )
 from gtm_feedback_dagster.analytics.segments import segments
+from gtm_feedback_dagster.analytics.text_themes import TEXT_THRESHOLD, text_edges
 from gtm_feedback_dagster.analytics.themes import (
     themes,
 )
@@ -70,6 +73,39 @@ def compare_with_previous(
     }
 
 
+def area_themes(
+    data: AreaData,
+    open_requests: list[RequestRow],
+    by_request: Mapping[int, list[FeedbackRow]],
+    cluster_threshold: float,
+    theme_namer: ThemeNamer | None,
+) -> list[dict[str, Any]]:
+    """Clusters of the related-request graph; when it has none, clusters of the feedback text
+    (mutual TF-IDF neighbours), so an area has themes without an LLM or a tuned graph."""
+    found = themes(
+        open_requests,
+        data.edges,
+        by_request,
+        data.accounts,
+        threshold=cluster_threshold,
+        namer=theme_namer,
+    )
+    if found or not data.texts:
+        return found
+    ids = [r.id for r in open_requests if r.id in data.texts]
+    edges = text_edges(ids, [data.texts[i] for i in ids])
+    return themes(
+        open_requests,
+        edges,
+        by_request,
+        data.accounts,
+        threshold=TEXT_THRESHOLD,
+        namer=theme_namer,
+        texts=data.texts,
+        source="feedback text",
+    )
+
+
 def build_report(
     data: AreaData,
     day: date,
@@ -97,14 +133,7 @@ def build_report(
         "execution": execution_status(data.requests),
         "topRequests": top_requests(open_requests, by_request, data.accounts),
         "openOpportunities": open_opportunity_value(open_requests, by_request, data.opportunities),
-        "themes": themes(
-            open_requests,
-            data.edges,
-            by_request,
-            data.accounts,
-            threshold=cluster_threshold,
-            namer=theme_namer,
-        ),
+        "themes": area_themes(data, open_requests, by_request, cluster_threshold, theme_namer),
     }
     report["keyNumbers"] = {
         "openRequests": float(report["execution"]["open"]),

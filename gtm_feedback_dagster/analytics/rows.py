@@ -61,6 +61,8 @@ class AreaData:
     opportunities: dict[int, OpportunityRow] = field(default_factory=dict)
     # Stored related-graph edges (request_id, related_id, similarity) of the area's requests.
     edges: list[tuple[int, int, float]] = field(default_factory=list)
+    # Per open request: its title and its entries' text (for themes when the graph has none).
+    texts: dict[int, str] = field(default_factory=dict)
 
 
 ThemeNamer = Callable[[list[str]], str | None]

@@ -1,4 +1,5 @@
-"""Themes of an area's report: clusters of the related-request graph and their names."""
+"""Themes of an area's report: clusters of the related-request graph (or, when it has none, of
+the feedback text: `analytics/text_themes.py`) and their names."""
 
 from __future__ import annotations
 
@@ -106,6 +107,8 @@ def themes(
     threshold: float = DEFAULT_CLUSTER_THRESHOLD,
     namer: ThemeNamer | None = None,
     limit: int = TOP_LIMIT,
+    texts: Mapping[int, str] | None = None,
+    source: str = "graph",
 ) -> list[dict[str, Any]]:
     """Clusters of the related-request graph among the area's open requests, biggest first (then
     by ARR of their distinct accounts), named by `namer` (the LLM, when configured) or by
@@ -128,7 +131,14 @@ def themes(
     for members, arr in ranked_clusters[:limit]:
         titles = [by_id[m].title for m in members]
         name = namer(titles) if namer is not None else None
-        source = "llm" if name else "terms"
+        name_source = "llm" if name else "terms"
+        if not name and texts and not common_title_prefix(titles):
+            # Clustered by what customers wrote: name by the distinctive terms of that text.
+            area_texts = [texts.get(r.id, r.title) for r in open_requests]
+            if doc_freq is None:
+                doc_freq = document_frequencies(area_texts)
+            cluster_texts = [texts.get(m, by_id[m].title) for m in members]
+            name = theme_name_from_terms(distinctive_terms(cluster_texts, area_texts, 3, doc_freq))
         if not name:
             if doc_freq is None:
                 doc_freq = document_frequencies(area_titles)
@@ -137,7 +147,8 @@ def themes(
         found.append(
             {
                 "name": name,
-                "nameSource": source,
+                "nameSource": name_source,
+                "clusteredBy": source,
                 "count": len(members),
                 "entryCount": sum(len(feedback_by_request.get(m, ())) for m in members),
                 "arr": arr,

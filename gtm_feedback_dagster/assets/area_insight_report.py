@@ -16,6 +16,7 @@ from gtm_feedback_dagster.analytics.data import (
     get_area,
     get_report,
     load_area_data,
+    load_area_texts,
     previous_report,
     save_report,
 )
@@ -98,6 +99,7 @@ def area_insight_report(
                 allow_retries=False,
             )
         data = load_area_data(session, area, config.cluster_threshold)
+        data.texts = load_area_texts(session, data)
         previous = previous_report(session, area.id, day)
         rerun = get_report(session, area.id, day) is not None
 
