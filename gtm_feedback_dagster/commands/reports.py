@@ -1,15 +1,16 @@
-"""Analyst commands: `gtm-feedback report AREA`, `gtm-feedback requests duplicates` and
-`gtm-feedback requests merge DUPLICATE INTO`."""
+"""Analyst commands: `gtm-feedback report AREA` (builds a missing report), `gtm-feedback
+digest`, `gtm-feedback requests duplicates` and `gtm-feedback requests merge DUPLICATE INTO`."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
 
 import click
 
 from gtm_feedback_dagster.analytics.render import strip_images
-from gtm_feedback_dagster.config import load_settings
+from gtm_feedback_dagster.config import Settings, load_settings
 from gtm_feedback_dagster.core.request_graph import DEFAULT_DUPLICATE_THRESHOLD
 from gtm_feedback_dagster.store.db import session_scope
 
@@ -25,12 +26,42 @@ def _parse_day(value: str | None) -> date | None:
         ) from None
 
 
+def build_area_report(settings: Settings, slug: str, day: date | None) -> bool:
+    """Runs `area_insights_job` for the area in this process, on the local Dagster instance
+    (the run shows in the UI and can be re-executed there); True when it succeeded."""
+    from gtm_feedback_dagster.commands.routing import QUIET_CONSOLE
+    from gtm_feedback_dagster.definitions import defs
+    from gtm_feedback_dagster.instance import local_instance
+    from gtm_feedback_dagster.partitions import product_area_partitions
+
+    instance = local_instance(settings)
+    instance.add_dynamic_partitions(product_area_partitions.name or "product_area", [slug])
+    run_config: dict[str, Any] = dict(QUIET_CONSOLE)
+    if day is not None:
+        run_config["ops"] = {"area_insight_report": {"config": {"day": day.isoformat()}}}
+    result = defs.resolve_job_def("area_insights_job").execute_in_process(
+        partition_key=slug,
+        instance=instance,
+        run_config=run_config,
+        tags={"gtm/source": "cli"},
+        raise_on_error=False,
+    )
+    return result.success
+
+
 @click.command("report")
 @click.argument("area")
 @click.option("--day", help="The report of this day (YYYY-MM-DD); default: the latest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report's JSON instead.")
-def report_command(area: str, day: str | None, as_json: bool) -> None:
-    """Print the insight report of product AREA (slug, name or id)."""
+@click.option(
+    "--build/--no-build",
+    default=True,
+    show_default=True,
+    help="Build the report (area_insights_job, in this process) when there is none yet.",
+)
+def report_command(area: str, day: str | None, as_json: bool, build: bool) -> None:
+    """Print the insight report of product AREA (slug, name or id); builds it first when the
+    area has none yet (or none for --day)."""
     from gtm_feedback_dagster.analytics.data import get_report, report_days
     from gtm_feedback_dagster.store.repo import resolve_area
 
@@ -38,23 +69,95 @@ def report_command(area: str, day: str | None, as_json: bool) -> None:
     settings = load_settings()
     with session_scope(settings.database_url) as session:
         product_area = resolve_area(session, area)
-        stored = get_report(session, product_area.id, wanted)
-        if stored is None:
-            days = report_days(session, product_area.id)
+        slug, area_id = product_area.slug, product_area.id
+        found = get_report(session, area_id, wanted) is not None
+        days = report_days(session, area_id)
+    if not found:
+        if not build:
             if wanted is not None and days:
                 raise ValueError(
-                    f"no report for {product_area.slug} on {wanted.isoformat()} "
+                    f"no report for {slug} on {wanted.isoformat()} "
                     f"(reports: {', '.join(d.isoformat() for d in days)})"
                 )
             raise ValueError(
-                f"no insight report for {product_area.slug} yet: materialize "
-                f"`area_insight_report` (partition {product_area.slug}) in the Dagster UI, or "
-                "wait for the daily 08:00 schedule"
+                f"no insight report for {slug} yet: run `gtm-feedback report {slug}` (it builds "
+                f"one), or materialize `area_insight_report` (partition {slug}) in the Dagster UI"
             )
+        click.echo(f"no report for {slug} yet; building it (area_insights_job)…", err=True)
+        if not build_area_report(settings, slug, wanted):
+            raise click.ClickException(
+                f"area_insights_job failed for {slug}; see the run in the Dagster UI (make ui)"
+            )
+    with session_scope(settings.database_url) as session:
+        stored = get_report(session, area_id, wanted)
+        if stored is None:  # the job wrote another day (default day is today in New York)
+            stored = get_report(session, area_id)
+        assert stored is not None
         if as_json:
             click.echo(json.dumps(stored.data, indent=2, sort_keys=True))
         else:
             click.echo(strip_images(stored.markdown), nl=False)
+
+
+@click.command("digest")
+@click.option("--as-of", help="End of the 7-day period (ISO date or datetime; default: now).")
+@click.option(
+    "--post",
+    is_flag=True,
+    help="Queue it for the digest Slack channel (once per ISO week) instead of only printing.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the digest's JSON instead.")
+def digest_command(as_of: str | None, post: bool, as_json: bool) -> None:
+    """Show the weekly digest of the last 7 days; --post queues it for Slack (the daemon, or
+    `gtm-feedback outbox send`, sends it)."""
+    from datetime import UTC, datetime, timedelta
+
+    from gtm_feedback_dagster.analytics.data import load_digest_data
+    from gtm_feedback_dagster.analytics.digest import (
+        compute_digest,
+        digest_channel,
+        iso_week,
+        render_markdown,
+        render_slack,
+    )
+    from gtm_feedback_dagster.messaging.outbox import enqueue
+
+    settings = load_settings()
+    if as_of:
+        try:
+            end = datetime.fromisoformat(as_of)
+        except ValueError:
+            raise click.BadParameter(
+                f"expected an ISO date or datetime, got {as_of!r}", param_hint="--as-of"
+            ) from None
+        end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    else:
+        end = datetime.now(UTC)
+    with session_scope(settings.database_url) as session:
+        digest = compute_digest(load_digest_data(session, end - timedelta(days=7), end))
+        queued = None
+        if post:
+            text, blocks = render_slack(digest, app_url=settings.app_url)
+            queued = enqueue(
+                session,
+                kind="weekly_digest",
+                dedupe_key=f"digest:{iso_week(end.date())}",
+                text=text,
+                channel=digest_channel(settings.digest_channel),
+                blocks=blocks,
+            )
+    if as_json:
+        click.echo(json.dumps(digest, indent=2, sort_keys=True))
+    else:
+        click.echo(render_markdown(digest, app_url=settings.app_url), nl=False)
+    if post:
+        week = iso_week(end.date())
+        click.echo(
+            f"queued the digest of {week} for {digest_channel(settings.digest_channel)}"
+            if queued is not None
+            else f"the digest of {week} was already queued; not queued again",
+            err=True,
+        )
 
 
 @click.command("duplicates")
@@ -113,6 +216,7 @@ def _fallback_requests_group() -> None:
 
 def register(cli: click.Group) -> None:
     cli.add_command(report_command)
+    cli.add_command(digest_command)
     # The `requests` group belongs to commands/manage.py (loaded before this module); it is
     # created here only when that module is absent.
     requests_group = cli.commands.get("requests")

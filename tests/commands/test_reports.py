@@ -63,7 +63,7 @@ def store_report(url: str, day: date, with_image: bool = False) -> dict:
 
 
 def test_report_prints_latest_or_given_day(app_env: str, world: dict[str, int]) -> None:
-    result = CliRunner().invoke(cli, ["report", "identity"])
+    result = CliRunner().invoke(cli, ["report", "identity", "--no-build"])
     assert result.exit_code == 2
     assert "no insight report for identity yet" in result.output
 
@@ -80,7 +80,7 @@ def test_report_prints_latest_or_given_day(app_env: str, world: dict[str, int]) 
     as_json = json.loads(run("report", "identity", "--json").output)
     assert as_json["day"] == "2026-03-02" and as_json["dealbreakers"]["totalArr"] == 550_000
 
-    missing = CliRunner().invoke(cli, ["report", "identity", "--day", "2026-02-01"])
+    missing = CliRunner().invoke(cli, ["report", "identity", "--day", "2026-02-01", "--no-build"])
     assert missing.exit_code == 2 and "reports: 2026-03-02, 2026-03-01" in missing.output
     bad_day = CliRunner().invoke(cli, ["report", "identity", "--day", "yesterday"])
     assert bad_day.exit_code == 2 and "YYYY-MM-DD" in bad_day.output
@@ -111,3 +111,33 @@ def test_duplicates_then_merge(app_env: str, world: dict[str, int]) -> None:
 
     wrong = CliRunner().invoke(cli, ["requests", "merge", str(world["r1"]), str(world["r1"])])
     assert wrong.exit_code == 2 and "into itself" in wrong.output
+
+
+def test_report_builds_a_missing_report_through_the_job(
+    app_env: str, world: dict[str, int]
+) -> None:
+    built = CliRunner().invoke(cli, ["report", "identity", "--day", "2026-03-05"])
+    assert built.exit_code == 0, built.output
+    assert "building it (area_insights_job)" in built.output
+    assert "# Identity — insights for 2026-03-05" in built.output
+    assert "First report for this area." in built.output
+    again = run("report", "identity", "--day", "2026-03-05")
+    assert "building" not in again.output and "insights for 2026-03-05" in again.output
+
+
+def test_digest_shows_and_posts_once(app_env: str, world: dict[str, int]) -> None:
+    shown = run("digest", "--as-of", "2026-03-09")
+    assert shown.exit_code == 0
+    assert shown.output.startswith("# GTM feedback digest")
+    assert "(first asked this week)" in shown.output
+    with session_scope(app_env) as session:
+        assert list(session.scalars(select(OutboxMessage.dedupe_key))) == []
+    posted = run("digest", "--as-of", "2026-03-09", "--post")
+    assert "queued the digest of 2026-W11" in posted.output
+    again = run("digest", "--as-of", "2026-03-09", "--post")
+    assert "already queued" in again.output
+    with session_scope(app_env) as session:
+        keys = list(session.scalars(select(OutboxMessage.dedupe_key)))
+    assert keys == ["digest:2026-W11"]
+    bad = CliRunner().invoke(cli, ["digest", "--as-of", "soon"])
+    assert bad.exit_code == 2 and "ISO date" in bad.output
