@@ -31,6 +31,7 @@ from gtm_feedback_dagster.core.calibration import (
     feature_rows,
     match_feature_row,
 )
+from gtm_feedback_dagster.core.calibration_fit import expected_calibration_error, reliability
 from gtm_feedback_dagster.core.text import query_text, request_text
 from gtm_feedback_dagster.routing.decide import Thresholds, combine
 
@@ -135,21 +136,26 @@ def subsample_catalogue(
                 truth[i] = -1
         if not keep[i].any():
             keep[i, rng.integers(n_requests)] = True
-    masked = np.where(keep, found.sims, -np.inf)
+    subset = LabelledSet(data.seed, data.titles, data.descriptions, data.entries, truth)
+    return subset, masked_retrieval(found.sims, keep, top_k)
+
+
+def masked_retrieval(sims: np.ndarray, keep: np.ndarray, top_k: int = 50) -> Retrieval:
+    """Each entry searched against its own catalogue (`keep[i]`); entries with fewer candidates
+    than others are padded with ids -1 / scores nan, which the feature code skips."""
+    n_entries, n_requests = sims.shape
+    masked = np.where(keep, sims, -np.inf)
     k = min(top_k, n_requests)
     ids = np.argsort(-masked, axis=1, kind="stable")[:, :k]
     scores = np.take_along_axis(masked, ids, axis=1)
     id_rows = [row[np.isfinite(sc)] for row, sc in zip(ids, scores, strict=True)]
     width = max(len(r) for r in id_rows)
-    # Entries with fewer candidates than others: pad ids with -1 / scores with nan, and let the
-    # feature code see only the real ones.
     pad_ids = np.full((n_entries, width), -1, dtype=np.int64)
     pad_scores = np.full((n_entries, width), np.nan)
     for i, row in enumerate(id_rows):
         pad_ids[i, : len(row)] = row
-        pad_scores[i, : len(row)] = found.sims[i, row]
-    subset = LabelledSet(data.seed, data.titles, data.descriptions, data.entries, truth)
-    return subset, Retrieval(pad_ids, pad_scores, found.sims, 0.0, 0, 0)
+        pad_scores[i, : len(row)] = sims[i, row]
+    return Retrieval(pad_ids, pad_scores, sims, 0.0, 0, 0)
 
 
 @dataclass
@@ -259,6 +265,13 @@ class Evaluation:
     attach_recall: float = 0.0  # matched entries attached to their request automatically
     match_recall: float = 0.0  # matched entries attached or proposed correctly (>= ask)
     nomatch_recall: float = 0.0  # unmatched entries sent to a new request
+    auto_threshold: float = 0.0  # the attach threshold applied
+    # Per entry, for reliability: p_top and whether the top candidate is the request; p_match
+    # and whether the entry has a request.
+    p_top: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    top_right: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    p_match: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    has_request: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def human_share(self) -> float:
@@ -276,6 +289,32 @@ class Evaluation:
             "match_recall": round(self.match_recall, 4),
             "nomatch_recall": round(self.nomatch_recall, 4),
             "human_share": round(self.human_share, 4),
+            "auto_threshold": self.auto_threshold,
+            **self.calibration(),
+        }
+
+    def calibration(self) -> dict[str, Any]:
+        """ECE and reliability bins of p_top (is the top candidate the request?) and p_match
+        (has the entry a request?), and the share of no-request entries auto-attached."""
+        if not len(self.p_top):
+            return {}
+        no_request = self.has_request == 0
+        attached = self.p_top >= self.auto_threshold
+        return {
+            "ece_p_top": round(expected_calibration_error(self.p_top, self.top_right), 4),
+            "ece_p_match": round(expected_calibration_error(self.p_match, self.has_request), 4),
+            "should_be_new": int(no_request.sum()),
+            "should_be_new_attached": int((no_request & attached).sum()),
+            "reliability_p_top": [
+                [
+                    round(b.low, 2),
+                    round(b.high, 2),
+                    b.count,
+                    round(b.predicted, 3),
+                    round(b.observed, 3),
+                ]
+                for b in reliability(self.p_top, self.top_right)
+            ],
         }
 
 
@@ -285,10 +324,15 @@ def evaluate(
     found: Retrieval,
     thresholds: Thresholds | None = None,
     table: FeatureTable | None = None,
+    attach_precision: float | None = None,
 ) -> Evaluation:
     """Tier decisions of the calibrated scorer (p_top and p_match combined as routing does)
-    compared with the truth."""
+    compared with the truth. With `attach_precision` the attach threshold is chosen from the
+    parameters' attach curve as routing does (never below `thresholds.auto_attach`)."""
     thresholds = thresholds or Thresholds()
+    if attach_precision is not None:
+        auto = params.attach_threshold(attach_precision, thresholds.auto_attach)
+        thresholds = Thresholds(auto, min(thresholds.ask, auto))
     table = table or feature_table(data, found, params.rerank_top_k)
     probs = params.probability(table.rows)
     n = len(data.entries)
@@ -296,6 +340,10 @@ def evaluate(
     result = Evaluation(entries=n, matched_entries=int((data.truth >= 0).sum()))
     result.tiers = {"attach": TierStats(), "ask": TierStats(), "new": TierStats()}
     top1 = top3 = top1_raw = attached_right = matched_right = nomatch_new = 0
+    result.auto_threshold = thresholds.auto_attach
+    result.p_top, result.p_match = np.zeros(n), np.zeros(n)
+    result.top_right = np.zeros(n)
+    result.has_request = (data.truth >= 0).astype(np.float64)
     for i in range(n):
         span = slice(starts[i], ends[i])
         rows, cands, p = table.rows[span], table.candidate[span], probs[span]
@@ -307,6 +355,8 @@ def evaluate(
             real = found.ids[i] >= 0
             p_match = params.match_probability(rows, p, found.scores[i][real])
             tier = combine(p_top, p_match, thresholds)[0]
+            result.p_top[i], result.p_match[i] = p_top, p_match
+            result.top_right[i] = float(best == truth)
         else:
             best, tier = -1, "new"
         stats = result.tiers[tier]

@@ -226,3 +226,12 @@ def load_secrets() -> Secrets:
 def secret_is_set(name: str) -> bool:
     """Whether a secret variable is set, without returning it (for resource bindings)."""
     return _env(name) is not None
+
+
+def attach_precision_target() -> float:
+    """GTM_FEEDBACK_ATTACH_PRECISION (default 0.95): the auto-attach precision the calibrated
+    attach threshold is chosen to reach (routing/confidence.py); reads only this variable."""
+    value = _env_float("GTM_FEEDBACK_ATTACH_PRECISION", 0.95)
+    if not 0.5 <= value < 1.0:
+        raise ValueError(f"GTM_FEEDBACK_ATTACH_PRECISION must be in [0.5, 1), got {value}")
+    return value

@@ -18,7 +18,7 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from gtm_feedback_dagster.config import Settings, load_settings
+from gtm_feedback_dagster.config import Settings, attach_precision_target, load_settings
 
 
 def _load_dataset(settings: Settings, seed: int, scale: int) -> tuple[Path, dict[str, Any]]:
@@ -228,13 +228,19 @@ def demo(ctx: click.Context, seed: int, scale: int, skip_assets: bool, entries: 
     )
     click.echo(f"feedback entries:    {sum(summary['entries'].values())} {summary['entries']}")
     match = summary["match_types"]
+    # The calibrated attach threshold is chosen for the target precision, not fixed.
+    from gtm_feedback_dagster.routing.confidence import CalibratedScorer
+
+    auto = CalibratedScorer().attach_threshold(settings.auto_attach_threshold)
+    ask = min(settings.ask_threshold, auto)
     click.echo(
         "routing outcome:     "
-        f"auto-attached {match.get('auto', 0)} (≥ {settings.auto_attach_threshold:.2f}), "
+        f"auto-attached {match.get('auto', 0)} (p ≥ {auto:.2f}, chosen for "
+        f"{attach_precision_target():.0%} precision), "
         f"asked the submitter {summary['pending_approvals']} "
-        f"({settings.ask_threshold:.2f}–{settings.auto_attach_threshold:.2f}; "
+        f"(p {ask:.2f}–{auto:.2f}; "
         f"{summary['asked_with_a_true_request']} of them truly have a request), "
-        f"new requests {match.get('new_request', 0)} (< {settings.ask_threshold:.2f}), "
+        f"new requests {match.get('new_request', 0)} (< {ask:.2f}), "
         f"imported as routed {match.get('manual', 0)}"
     )
     click.echo(

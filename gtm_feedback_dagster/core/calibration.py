@@ -17,6 +17,7 @@ in `calibration_params.json` next to this module and written by `python -m bench
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from gtm_feedback_dagster.core.calibration_fit import LogisticFit, sigmoid
 from gtm_feedback_dagster.core.text import STOPWORDS
 
 PARAMS_FILE = "calibration_params.json"
@@ -44,6 +46,11 @@ FEATURES: tuple[str, ...] = (
     "text_overlap",  # share of the entry's content words found in title + description
     "log_entry_words",  # log(1 + content words in the entry): short entries are ambiguous
     "log_candidates",  # log(1 + candidates considered): margins mean less among few requests
+    # Lexical evidence embeddings miss: log(1 + the entry's content words that this candidate's
+    # text shares and none of the other scored candidates has) - a product noun or rare term
+    # only this request names. Relative to the nearest candidates, so independent of how many
+    # requests the catalogue holds.
+    "exclusive_overlap",
 )
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -92,6 +99,11 @@ def feature_rows(
     top5 = sims[:5]
     log_len = math.log1p(len(entry_words))
     log_candidates = math.log1p(min(len(sims), CANDIDATE_CAP))
+    shared = [entry_words & candidates[i].text_words for i in range(n)]
+    seen_by: dict[str, int] = {}
+    for words in shared:
+        for w in words:
+            seen_by[w] = seen_by.get(w, 0) + 1
     for i in range(n):
         others = np.delete(sims, i) if len(sims) > 1 else np.zeros(0)
         best_other = float(others.max()) if len(others) else 0.0
@@ -108,6 +120,7 @@ def feature_rows(
             text_overlap,
             log_len,
             log_candidates,
+            math.log1p(sum(1 for w in shared[i] if seen_by[w] == 1)),
         )
     return out
 
@@ -159,74 +172,10 @@ def match_feature_row(
     return out
 
 
-# --------------------------------------------------------------------------- logistic regression
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
-
-
-@dataclass
-class LogisticFit:
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray  # on standardised features
-    intercept: float
-    iterations: int
-
-
-def fit_logistic(
-    x: np.ndarray,
-    y: np.ndarray,
-    l2: float = 1e-2,
-    max_iter: int = 100,
-    tol: float = 1e-9,
-    nonnegative: Sequence[int] = (),
-) -> LogisticFit:
-    """L2-regularised logistic regression by Newton's method (IRLS) on standardised features.
-
-    `nonnegative` lists feature columns whose coefficient is clamped at >= 0 (an active-set
-    refit): similarity-type signals must never lower the confidence, so it stays monotonic in
-    similarity even where the data is thin.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale == 0] = 1.0
-    z = (x - mean) / scale
-    n, d = z.shape
-    design = np.hstack([np.ones((n, 1)), z])
-    free = np.ones(d + 1, dtype=bool)
-    beta = np.zeros(d + 1)
-    penalty = np.full(d + 1, l2)
-    penalty[0] = 0.0  # the intercept is not shrunk
-    iterations = 0
-    for _ in range(d + 1):  # active-set passes: at most one per clamped feature
-        beta = np.where(free, beta, 0.0)
-        for iterations in range(1, max_iter + 1):  # noqa: B007 - reported below
-            cols = design[:, free]
-            p = sigmoid(cols @ beta[free])
-            w = p * (1 - p) + 1e-12
-            grad = cols.T @ (y - p) - penalty[free] * beta[free]
-            hess = (cols * w[:, None]).T @ cols + np.diag(penalty[free])
-            step = np.linalg.solve(hess, grad)
-            beta[free] += step
-            if float(np.max(np.abs(step))) < tol:
-                break
-        clamped = [j for j in nonnegative if free[j + 1] and beta[j + 1] < 0]
-        if not clamped:
-            break
-        for j in clamped:
-            free[j + 1] = False
-    beta = np.where(free, beta, 0.0)
-    return LogisticFit(mean, scale, beta[1:], float(beta[0]), iterations)
-
-
 # --------------------------------------------------------------------------- params file
 
 
-PARAMS_VERSION = 2  # 1: candidate model only; 2: + the entry-level match model
+PARAMS_VERSION = 3  # 1: candidate model only; 2: + the entry-level match model; 3: + attach curve
 
 
 @dataclass(frozen=True)
@@ -258,6 +207,15 @@ class MatchParams:
             coefficients=tuple(float(v) for v in fit.coef),
             intercept=fit.intercept,
             **extra,
+        )
+
+    def as_prior(self) -> LogisticFit:
+        return LogisticFit(
+            np.asarray(self.mean),
+            np.asarray(self.scale),
+            np.asarray(self.coefficients),
+            self.intercept,
+            0,
         )
 
     def probability(self, rows: np.ndarray) -> np.ndarray:
@@ -297,6 +255,11 @@ class CalibrationParams:
     metrics: dict[str, Any] = field(default_factory=dict)  # held-out evaluation
     match: MatchParams | None = None  # None (a version-1 file): p_match falls back to p_top
     version: int = PARAMS_VERSION
+    # Measured on held-out labels the model was not fitted on: (threshold, attach precision of
+    # the entries with p_top >= threshold, how many), ascending thresholds. Routing picks the
+    # attach threshold from it for the target precision (`attach_threshold`).
+    attach_curve: tuple[tuple[float, float, int], ...] = ()
+    source: str = "shipped"  # "shipped" or "deployment" (a refit on the deployment's labels)
 
     def __post_init__(self) -> None:
         d = len(self.features)
@@ -320,6 +283,34 @@ class CalibrationParams:
 
     def _columns(self) -> list[int]:
         return [FEATURES.index(f) for f in self.features]
+
+    @property
+    def version_id(self) -> str:
+        """Which parameters decided: source, fit date and a hash of the coefficients."""
+        blob = json.dumps(
+            [self.coefficients, self.intercept, self.match.coefficients if self.match else None]
+        )
+        digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
+        return f"{self.source}-{self.fitted_at or 'unknown'}-{digest}"
+
+    def attach_threshold(self, target: float, floor: float = 0.0, min_count: int = 20) -> float:
+        """The lowest threshold whose measured attach precision (over at least `min_count`
+        held-out attaches) reaches `target`, and never below `floor`. Without a curve, or when
+        no measured threshold reaches it, `max(target, floor)`: p_top is then taken at its word."""
+        for threshold, precision, count in self.attach_curve:
+            if count >= min_count and precision >= target:
+                return max(float(threshold), floor)
+        return max(target, floor)
+
+    def as_prior(self) -> LogisticFit:
+        """The candidate model as a fit, for a refit that starts from it."""
+        return LogisticFit(
+            np.asarray(self.mean),
+            np.asarray(self.scale),
+            np.asarray(self.coefficients),
+            self.intercept,
+            0,
+        )
 
     def probability(self, rows: np.ndarray) -> np.ndarray:
         """Confidence for each feature row (columns in FEATURES order)."""
@@ -366,6 +357,10 @@ class CalibrationParams:
             metrics=raw.get("metrics", {}),
             match=MatchParams.from_dict(match) if match else None,
             version=int(raw.get("version", 1)),
+            attach_curve=tuple(
+                (float(t), float(p), int(c)) for t, p, c in raw.get("attach_curve", [])
+            ),
+            source=raw.get("source", "shipped"),
         )
 
 

@@ -1,8 +1,13 @@
 """The calibrated scorer: ranked candidates -> a probability-like confidence and a short reason.
 
 Used whenever no LLM judge is configured (and when the judge's answer fails validation), and by
-search. The maths and the fitted parameters live in `domain/calibration.py` /
-`domain/calibration_params.json`.
+search. The maths and the shipped parameters live in `core/calibration.py` /
+`core/calibration_params.json`. A deployment's own refit (the `routing_calibration` asset) is
+stored as `$GTM_FEEDBACK_HOME/calibration/active.json` once its held-out check passed; a scorer
+built without explicit parameters uses that file when it exists and is valid for the same
+features, else the shipped parameters. The attach threshold comes from the parameters' measured
+attach curve for the target precision (`GTM_FEEDBACK_ATTACH_PRECISION`), never below the
+configured `GTM_FEEDBACK_AUTO_ATTACH_THRESHOLD`.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
+from gtm_feedback_dagster.config import attach_precision_target, default_home
 from gtm_feedback_dagster.core.calibration import (
     FEATURES,
     CalibrationParams,
@@ -41,6 +48,7 @@ class RankedMatch:
 class Assessment:
     ranked: list[RankedMatch]  # most confident first; .confidence = P(this one is the request)
     p_match: float  # P(the entry has a request among the existing ones at all)
+    calibration: str = ""  # version of the parameters that gave these probabilities
 
     @property
     def p_top(self) -> float:
@@ -65,12 +73,62 @@ def _reason(match: ScoredCandidate, feats: dict[str, float], shared: Sequence[st
     return text
 
 
+ACTIVE_PARAMS = Path("calibration") / "active.json"
+
+
+def active_params_path(home: Path | None = None) -> Path:
+    return (home or default_home()) / ACTIVE_PARAMS
+
+
+_loaded: dict[Path, tuple[tuple[int, int], CalibrationParams]] = {}
+
+
+def load_active_params(home: Path | None = None) -> CalibrationParams:
+    """The deployment's accepted refit when there is one (re-read when the file changes), else
+    the shipped parameters. An unreadable file or one for other features is ignored (logged)."""
+    path = active_params_path(home)
+    try:
+        stat = path.stat()
+        mtime = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        return default_params()
+    cached = _loaded.get(path)
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    try:
+        params = CalibrationParams.from_json(path.read_text(encoding="utf-8"))
+        if params.features != default_params().features:
+            raise ValueError(f"features {params.features} are not the shipped ones")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring calibration file %s: %s", path, exc)
+        return default_params()
+    _loaded[path] = (mtime, params)
+    return params
+
+
 class CalibratedScorer:
     """Scores the nearest candidates of a text with the fitted logistic model and re-ranks them
     by confidence (lexical overlap can lift the right request above a slightly closer one)."""
 
-    def __init__(self, params: CalibrationParams | None = None) -> None:
-        self.params = params or default_params()
+    def __init__(
+        self, params: CalibrationParams | None = None, attach_precision: float | None = None
+    ) -> None:
+        self.params = params or load_active_params()
+        self.attach_precision = (
+            attach_precision if attach_precision is not None else attach_precision_target()
+        )
+
+    @property
+    def version(self) -> str:
+        return self.params.version_id
+
+    def attach_threshold(self, floor: float) -> float:
+        """The attach threshold that reaches the target precision on the parameters' held-out
+        curve, never below `floor` (the configured auto-attach threshold)."""
+        return round(self.params.attach_threshold(self.attach_precision, floor), 4)
+
+    def with_params(self, params: CalibrationParams) -> CalibratedScorer:
+        return CalibratedScorer(params, self.attach_precision)
 
     @property
     def model_id(self) -> str:
@@ -100,7 +158,7 @@ class CalibratedScorer:
         """The re-ranked candidates (each with P(it is the entry's request)) and P(the entry has
         a request among the existing ones at all)."""
         if not candidates:
-            return Assessment([], 0.0)
+            return Assessment([], 0.0, self.version)
         depth = max(self.params.rerank_top_k, limit or 0)
         entry_words = content_words(text)
         texts = [
@@ -125,4 +183,4 @@ class CalibratedScorer:
                 )
             )
         ranked.sort(key=lambda m: (-m.confidence, -m.candidate.similarity, m.request_id))
-        return Assessment(ranked[:limit] if limit is not None else ranked, p_match)
+        return Assessment(ranked[:limit] if limit is not None else ranked, p_match, self.version)

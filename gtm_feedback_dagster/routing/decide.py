@@ -118,14 +118,33 @@ def _calibrated_reason(tier: Tier, source: Source, assessment: Assessment) -> st
     return f"{lead}; {best.reason}"
 
 
+def calibrated_thresholds(scorer: CalibratedScorer, thresholds: Thresholds) -> Thresholds:
+    """The thresholds the calibrated path applies: attach at the threshold that reaches the
+    target precision on the parameters' held-out curve (never below the configured one); the
+    ask threshold as configured, never above the attach threshold."""
+    auto = scorer.attach_threshold(thresholds.auto_attach)
+    return Thresholds(auto, min(thresholds.ask, auto))
+
+
 def decide_calibrated(
     assessment: Assessment, thresholds: Thresholds, note: str | None = None
 ) -> Decision:
+    """The calibrated decision; `thresholds` as applied (see `calibrated_thresholds`). The
+    details record which calibration version decided and at which attach threshold."""
     if not assessment.ranked:
-        return Decision("new", None, 0.0, "no existing request to compare with", "none")
+        return Decision(
+            "new",
+            None,
+            0.0,
+            "no existing request to compare with",
+            "none",
+            details={"calibration": assessment.calibration} if assessment.calibration else {},
+        )
     best = assessment.ranked[0]
     tier, confidence, source = combine(assessment.p_top, assessment.p_match, thresholds)
     details: dict[str, object] = {
+        "calibration": assessment.calibration,
+        "attach_threshold": thresholds.auto_attach,
         "p_top": round(assessment.p_top, 4),
         "p_match": round(assessment.p_match, 4),
         "confidence_from": "p_top",  # the published confidence: P(suggested request is right)
@@ -160,8 +179,9 @@ def decide(
     if not candidates:
         return Decision("new", None, 0.0, "no existing request to compare with", "none")
     assessment = scorer.assess(text, candidates)
+    calibrated = calibrated_thresholds(scorer, thresholds)
     if llm is None:
-        return decide_calibrated(assessment, thresholds)
+        return decide_calibrated(assessment, calibrated)
     top = list(candidates[:ROUTING_TOP_K])
     verdict = judge_match(
         llm,
@@ -179,7 +199,7 @@ def decide(
     )
     if verdict is None:
         # Failed call or an answer that does not validate: the calibrated path decides.
-        return decide_calibrated(assessment, thresholds, note="llm answer unusable; calibrated")
+        return decide_calibrated(assessment, calibrated, note="llm answer unusable; calibrated")
     by_id = {c.request.id: c for c in top}
     if verdict.request_id is None:
         closest = top[0]
@@ -193,7 +213,7 @@ def decide(
             details={"closest_request_id": closest.request.id},
         )
     if verdict.request_id not in by_id:  # judge_match validates this too; never trust it blindly
-        return decide_calibrated(assessment, thresholds, note="llm chose an unknown request")
+        return decide_calibrated(assessment, calibrated, note="llm chose an unknown request")
     chosen = by_id[verdict.request_id]
     return Decision(
         tier=tier_for(verdict.confidence, thresholds),

@@ -256,3 +256,11 @@ def test_confidences_print_with_two_decimals_rounded_down(
     confidence: float | None, shown: str
 ) -> None:
     assert format_confidence(confidence) == shown
+
+
+def test_a_calibrated_decision_records_its_calibration_version_and_threshold() -> None:
+    scorer = CalibratedScorer()
+    decision = decide("They need to export dashboards to PDF", _candidates(), scorer, Thresholds())
+    assert decision.method == "calibrated"
+    assert decision.details["calibration"] == scorer.version == default_params().version_id
+    assert decision.details["attach_threshold"] == scorer.attach_threshold(0.90) >= 0.90
