@@ -6,7 +6,7 @@ only its own area and writes only its own (area, day) row, so a backfill of ever
 needs nothing shared between runs.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -77,6 +77,13 @@ class AreaInsightReportConfig(dg.Config):
         "themes from the related-request graph, execution status, top requests by ARR of "
         "distinct accounts, open opportunity value affected, and the change since the previous "
         "report. Shown here as Markdown with a chart; `gtm-feedback report AREA` prints it."
+    ),
+    # Due daily by 09:00 New York time (the schedule runs at 08:00): an area whose report did
+    # not materialize since 08:00 shows as late in the UI.
+    freshness_policy=dg.FreshnessPolicy.cron(
+        deadline_cron="0 9 * * *",
+        lower_bound_delta=timedelta(hours=1),
+        timezone="America/New_York",
     ),
     metadata={
         "dagster/table_name": "insight_reports",

@@ -61,6 +61,13 @@ class WeeklyDigestConfig(dg.Config):
         "`digest:<week>`) for SLACK_DIGEST_CHANNEL_ID (default channel `gtm-feedback-digest`)."
     ),
     metadata={"outbox_kind": "weekly_digest"},
+    # Due Mondays by 09:00 New York time (the schedule runs at 08:00): a digest not materialized
+    # since the previous Monday's 08:00 shows as late in the UI.
+    freshness_policy=dg.FreshnessPolicy.cron(
+        deadline_cron="0 9 * * 1",
+        lower_bound_delta=timedelta(hours=1),
+        timezone="America/New_York",
+    ),
 )
 def weekly_digest(
     context: dg.AssetExecutionContext, config: WeeklyDigestConfig, store: StoreResource

@@ -120,3 +120,13 @@ def test_bad_as_of_fails_without_retry(app_env: str, instance) -> None:
     )
     assert not result.success
     assert outbox(app_env) == []
+
+
+def test_reports_and_digest_declare_when_they_are_due() -> None:
+    from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
+    from gtm_feedback_dagster.assets.weekly_digest import weekly_digest
+
+    daily = area_insight_report.specs_by_key[dg.AssetKey("area_insight_report")].freshness_policy
+    weekly = weekly_digest.specs_by_key[dg.AssetKey("weekly_digest")].freshness_policy
+    assert daily.deadline_cron == "0 9 * * *" and daily.timezone == "America/New_York"
+    assert weekly.deadline_cron == "0 9 * * 1" and weekly.timezone == "America/New_York"
