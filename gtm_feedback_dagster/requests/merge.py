@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from gtm_feedback_dagster.analytics.graph import stored_duplicate_pairs
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.core.request_graph import DEFAULT_DUPLICATE_THRESHOLD
+from gtm_feedback_dagster.messaging.mrkdwn import link
 from gtm_feedback_dagster.messaging.outbox import enqueue
 from gtm_feedback_dagster.store.repo import (
     follow,
@@ -119,8 +120,9 @@ def merge_requests(
     session.execute(delete(Follower).where(Follower.request_id == duplicate.id))
 
     text = (
-        f"The request *<{_request_url(app_url, duplicate.slug)}|{duplicate.title}>* you follow "
-        f"was merged into *<{_request_url(app_url, target.slug)}|{target.title}>*. Your feedback "
+        f"The request *{link(_request_url(app_url, duplicate.slug), duplicate.title)}* you "
+        f"follow was merged into *{link(_request_url(app_url, target.slug), target.title)}*. "
+        "Your feedback "
         "and your follow moved there, so you will hear when it ships."
     )
     notified = sum(

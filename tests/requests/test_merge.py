@@ -174,3 +174,17 @@ def test_upstash_removal_after_merge(monkeypatch: pytest.MonkeyPatch, upstash_st
 
     monkeypatch.setenv("GTM_FEEDBACK_VECTOR_INDEX", "local")
     assert remove_from_serving_index(load_settings(), 42) is None
+
+
+def test_merge_notice_escapes_the_titles(sqlite_url: str) -> None:
+    ids = seed(sqlite_url)
+    with session_scope(sqlite_url) as session:
+        session.get(Request, ids["r2"]).title = "Exports <!channel> | *now* & <http://evil|x>"
+    with session_scope(sqlite_url) as session:
+        merge_requests(session, ids["r2"], ids["r1"], "http://app")
+    with session_scope(sqlite_url) as session:
+        text = session.scalars(select(OutboxMessage.text)).first()
+    assert "<!channel>" not in text and "<http://evil" not in text
+    assert "&lt;!channel&gt;" in text
+    # Each link is one <url|label>: the title's `|` cannot end the label early.
+    assert text.count("|") == 2
