@@ -37,7 +37,7 @@ DEFAULT_RELATED_THRESHOLD = 0.55
 DEFAULT_CLUSTER_THRESHOLD = 0.65
 # Pairs this close are probably the same ask written twice: merge candidates.
 DEFAULT_DUPLICATE_THRESHOLD = 0.75
-DEFAULT_BLOCK_SIZE = 1024
+DEFAULT_BLOCK_SIZE = 4096  # faiss's own BLAS query block (distance_compute_blas_query_bs)
 
 
 @dataclass(frozen=True)
@@ -102,18 +102,28 @@ def knn_edges(
     for start in range(0, len(q_ids), block_size):
         block_ids = q_ids[start : start + block_size]
         scores, positions = index.search(queries[start : start + block_size], fetch)
-        for qid, row_scores, row_pos in zip(block_ids, scores, positions, strict=True):
-            hits = [
-                (float(s), int(c_ids[p]))
-                for s, p in zip(row_scores, row_pos, strict=True)
-                if p >= 0 and c_ids[p] != qid and s >= min_similarity
-            ]
-            # Ties (identical vectors) in id order, so results never depend on faiss internals.
-            hits.sort(key=lambda h: (-h[0], h[1]))
-            edges.extend(
-                Neighbour(int(qid), rid, sim, rank)
-                for rank, (sim, rid) in enumerate(hits[:k], start=1)
+        # Self, padding (-1) and hits under the floor are masked out with numpy, then each row
+        # is ordered by (-similarity, id): ties (identical vectors) in id order, so results
+        # never depend on faiss internals. The first k kept hits of a row are its neighbours.
+        related = np.where(positions >= 0, c_ids[np.maximum(positions, 0)], -1)
+        keep = (positions >= 0) & (related != block_ids[:, None]) & (scores >= min_similarity)
+        masked = np.where(keep, scores, -np.inf)
+        order = np.lexsort((related, -masked), axis=-1)
+        keep = np.take_along_axis(keep, order, axis=1)
+        keep &= np.cumsum(keep, axis=1) <= k
+        rows, cols = np.nonzero(keep)
+        ranks = np.cumsum(keep, axis=1)[rows, cols]
+        picked = order[rows, cols]
+        edges.extend(
+            Neighbour(qid, rid, sim, rank)
+            for qid, rid, sim, rank in zip(
+                block_ids[rows].tolist(),
+                related[rows, picked].tolist(),
+                scores[rows, picked].tolist(),
+                ranks.tolist(),
+                strict=True,
             )
+        )
     return edges
 
 
