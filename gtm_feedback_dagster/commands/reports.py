@@ -170,22 +170,36 @@ def digest_command(as_of: str | None, post: bool, as_json: bool) -> None:
     help="Similarity (raw cosine of the embedder) from which a pair counts as duplicate.",
 )
 @click.option("--limit", type=int, default=50, show_default=True)
-def duplicates_command(area: str | None, min_similarity: float, limit: int) -> None:
-    """List likely duplicate requests from the related-request graph, with the merge command."""
+@click.option(
+    "--titles-only",
+    is_flag=True,
+    help="Only the related-request graph (titles), not the requests' feedback text.",
+)
+def duplicates_command(
+    area: str | None, min_similarity: float, limit: int, titles_only: bool
+) -> None:
+    """List likely duplicate requests, with the merge command: pairs from the related-request
+    graph (titles) and open requests whose customers' feedback says the same thing."""
+    from gtm_feedback_dagster.requests.evidence_duplicates import evidence_duplicate_candidates
     from gtm_feedback_dagster.requests.merge import duplicate_candidates
 
     settings = load_settings()
     with session_scope(settings.database_url) as session:
         found = duplicate_candidates(session, area, min_similarity, limit)
+        if not titles_only:
+            seen = {frozenset((c.duplicate_id, c.target_id)) for c in found}
+            for c in evidence_duplicate_candidates(session, area, limit=limit):
+                if frozenset((c.duplicate_id, c.target_id)) not in seen:
+                    found.append(c)
     if not found:
         click.echo(
             f"no likely duplicates at similarity >= {min_similarity} (the graph is built by the "
-            "related_request_graph asset)"
+            "related_request_graph asset)" + ("" if titles_only else " nor by feedback text")
         )
         return
-    for c in found:
+    for c in found[:limit]:
         click.echo(
-            f"{c.similarity:.3f}  #{c.duplicate_id} {c.duplicate_title}\n"
+            f"{c.similarity:.3f}  #{c.duplicate_id} {c.duplicate_title}   [{c.basis}]\n"
             f"       ~ #{c.target_id} {c.target_title}\n"
             f"       {c.merge_command}"
         )

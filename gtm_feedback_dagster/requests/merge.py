@@ -215,6 +215,7 @@ class DuplicateCandidate:
     target_id: int
     target_title: str
     similarity: float
+    basis: str = "titles"  # "titles" (the related-request graph) or "feedback text"
 
     @property
     def merge_command(self) -> str:
