@@ -6,7 +6,8 @@ order: decide (LLM judge or calibrated) and apply in its own transaction. A requ
 entry is embedded, stored and indexed at once, and later entries of the batch see it — through
 its drafted text and through the batch's entries already on it (an attach that rests only on the
 latter is asked instead), so one new need in one batch becomes one request. The batch is decided
-against the catalogue as of its start plus the requests created earlier in it, in id order.
+against the catalogue as of its start plus the requests created earlier in it, in id order — a
+rerun after a crash too (`routing.batch_state`).
 
 With an LLM judge, the run has its own view of the client (`ChatLLM.for_run`: a token budget,
 answers remembered by prompt, a breaker) and the judge is asked about the whole batch
@@ -16,10 +17,9 @@ submitter is asked. New requests' vectors go into the table in their entry's tra
 into the serving index in one upsert per run (at the end; a run that dies before it leaves the
 index short, and the next run's repair refills it from the table before deciding).
 
-Failures: a transient one (network, 429/5xx after the clients' retries, a dropped database
-connection) propagates, so the caller (a Dagster op with a RetryPolicy) retries the batch —
-entries already applied are no longer pending and are skipped. A permanent problem with one entry
-marks that entry `failed` with the reason, and the batch goes on.
+Failures: a transient one (network, 429/5xx after the clients' retries, a lost database
+connection) propagates and the caller (an op with a RetryPolicy) retries the batch, skipping what
+was applied. A permanent problem with one entry marks it `failed`, and the batch goes on.
 """
 
 from __future__ import annotations
@@ -50,6 +50,12 @@ from gtm_feedback_dagster.routing.apply import (
     count_attempts,
     load_pending,
     mark_failed,
+)
+from gtm_feedback_dagster.routing.batch_state import (
+    PriorState,
+    plan_batch,
+    rests_on_members,
+    write_stamps,
 )
 from gtm_feedback_dagster.routing.candidates import (
     ROUTING_TOP_K,
@@ -179,18 +185,27 @@ def route_batch(
     report.requests_embedded = ensure_request_vectors(env.session, env.embedder, env.index)
     report.timings["ensure_vectors"] = time.perf_counter() - t
 
+    # A rerun after a crash decides each entry with its own batch's state (routing.batch_state).
+    with env.session() as session:
+        plan = plan_batch(session, [e.id for e in routable])
+
     t = time.perf_counter()
-    queries = env.embedder.embed([query_text(e.pain) for e in routable])  # ONE call per batch
+    texts = [query_text(e.pain) for e in routable] + [query_text(p) for p in plan.member_pains]
+    vectors = env.embedder.embed(texts)  # ONE call per batch
+    queries, member_queries = vectors[: len(routable)], vectors[len(routable) :]
     report.timings["embed_batch"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    hit_lists = env.index.search(queries, ROUTING_TOP_K)
+    raw_hits = env.index.search(queries, plan.search_k(ROUTING_TOP_K))
+    hit_lists = plan.catalogue_hits(raw_hits, ROUTING_TOP_K)
     with env.session() as session:
-        infos = load_request_infos(session, {h.id for hits in hit_lists for h in hits})
+        wanted = {h.id for hits in hit_lists for h in hits} | plan.prior_created_ids
+        infos = load_request_infos(session, wanted)
     report.timings["search"] = time.perf_counter() - t
 
-    if count_attempt:
-        with env.session() as session:
+    with env.session() as session:
+        write_stamps(session, dict(zip([e.id for e in routable], plan.stamps, strict=True)))
+        if count_attempt:
             count_attempts(session, [e.id for e in routable])
 
     if llm is not None:
@@ -205,18 +220,21 @@ def route_batch(
     t = time.perf_counter()
     pending_index: list[tuple[int, np.ndarray, dict[str, Any]]] = []  # one upsert per run
     try:
-        _decide_and_apply(
-            env,
-            llm,
-            report,
-            routable,
-            queries,
-            hit_lists,
-            infos,
-            areas,
-            pending_index,
-            attempt_offset=1 if count_attempt else 0,
-        )
+        for at, prior, seeded in plan.groups(member_queries):
+            _decide_and_apply(
+                env,
+                llm,
+                report,
+                [routable[i] for i in at],
+                queries[at],
+                [hit_lists[i] for i in at],
+                infos,
+                areas,
+                pending_index,
+                attempt_offset=1 if count_attempt else 0,
+                prior=prior,
+                prior_member_queries=seeded,
+            )
     finally:
         _flush_index(env, report, pending_index)
     _digest(env, report)
@@ -272,17 +290,24 @@ def _decide_and_apply(
     areas: list[tuple[str, str, str]],
     pending_index: list[tuple[int, np.ndarray, dict[str, Any]]],
     attempt_offset: int,
+    prior: PriorState,
+    prior_member_queries: np.ndarray,
 ) -> None:
-    created_ids: list[int] = []
+    dim, known = queries.shape[1], len(prior.created_ids)
+    created_ids: list[int] = list(prior.created_ids)
     # Vectors of requests created in this batch, grown in place: re-stacking a list per entry
     # cost O(created) copies for every entry of the batch.
-    created_matrix = np.zeros((len(routable), queries.shape[1]), dtype=np.float32)
+    created_matrix = np.zeros((len(routable) + known, dim), dtype=np.float32)
+    if known:
+        created_matrix[:known] = np.stack(prior.created_vectors)
     # One need, one request: a request created in this batch is also matched through the
     # entries already on it (created it, attached or proposed to it) — the best of its drafted
     # text and their vectors — so the next entry of the same new need finds it.
-    member_ids: list[int] = []
-    member_matrix = np.zeros((len(routable), queries.shape[1]), dtype=np.float32)
-    created_set: set[int] = set()
+    member_ids: list[int] = list(prior.member_request_ids)
+    member_matrix = np.zeros((len(routable) + len(member_ids), dim), dtype=np.float32)
+    if member_ids:
+        member_matrix[: len(member_ids)] = prior_member_queries
+    created_set: set[int] = set(created_ids)
     for entry, query, hits in zip(routable, queries, hit_lists, strict=True):
         try:
             extra = hits_against(query, created_ids, created_matrix[: len(created_ids)])
@@ -305,7 +330,7 @@ def _decide_and_apply(
                     report.outcomes.append(EntryOutcome(entry.id, "waiting", error=str(exc)))
                     continue
                 decision = asked
-            if _rests_on_members(decision, merged, members):
+            if rests_on_members(decision, merged, members):
                 # Attach only when the request's own text attaches it too; else ask.
                 text_only, _ = resolve_candidates(merge_hits(hits, extra)[:ROUTING_TOP_K], infos)
                 alone = decide(entry.pain, text_only, env.scorer, env.thresholds, llm)
@@ -349,20 +374,6 @@ def _index_metadata(info: RequestInfo) -> dict[str, Any]:
         "status": info.status,
         "areas": list(info.area_slugs),
     }
-
-
-def _rests_on_members(
-    decision: Decision, merged: Sequence[VectorHit], member_hits: Sequence[VectorHit]
-) -> bool:
-    """An attach whose request scored through another entry of this batch rather than its own
-    text. Entry-to-entry cosine runs higher than the entry-to-request cosine the calibration was
-    fitted on, so it over-trusts it (bench/routing_quality.py --new-needs: 5 wrong attaches of 145
-    need entries instead of 1); such an attach stands only if the text alone attaches it too."""
-    if decision.tier != "attach" or decision.method != "calibrated" or not member_hits:
-        return False
-    member = max((h.score for h in member_hits if h.id == decision.request_id), default=None)
-    best = next((h.score for h in merged if h.id == decision.request_id), None)
-    return member is not None and best is not None and member >= best
 
 
 def _alternatives(decision: Decision, infos: dict[int, RequestInfo]) -> list[RequestInfo]:

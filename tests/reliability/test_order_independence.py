@@ -174,16 +174,6 @@ def campaign(fresh: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: st
     assert found == [], "\n".join(found[:40])
 
 
-# The rerun loses the batch's evidence (defect 12 is still open): see docs/reliability.md,
-# "Order independence". strict: the test fails as soon as routing is fixed, to drop the mark.
-NOT_YET = pytest.mark.xfail(
-    strict=True,
-    reason="a rerun decides without the killed run's batch evidence (member vectors, catalogue "
-    "as of the batch's start); fix proposed for routing/engine.py",
-)
-
-
-@NOT_YET
 def test_crash_and_rerun_route_like_an_uncrashed_run_sqlite(
     templates: Templates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -195,7 +185,6 @@ def test_crash_and_rerun_route_like_an_uncrashed_run_sqlite(
     campaign(fresh, tmp_path, monkeypatch, "sqlite")
 
 
-@NOT_YET
 @pytest.mark.postgres
 def test_crash_and_rerun_route_like_an_uncrashed_run_postgres(
     pg_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

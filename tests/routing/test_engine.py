@@ -248,8 +248,8 @@ def test_one_new_need_in_one_batch_becomes_one_request(
 
 
 def test_an_attach_through_another_entry_needs_the_text_too() -> None:
+    from gtm_feedback_dagster.routing.batch_state import rests_on_members as _rests_on_members
     from gtm_feedback_dagster.routing.decide import Decision
-    from gtm_feedback_dagster.routing.engine import _rests_on_members
     from gtm_feedback_dagster.vectors.base import VectorHit
 
     attach = Decision("attach", 7, 0.95, "r", "calibrated")
