@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from gtm_feedback_dagster.ai.llm import Candidate, ChatLLM, judge_match
@@ -168,6 +168,30 @@ def decide_calibrated(
     )
 
 
+_UNUSABLE = "llm answer unusable; calibrated, asked instead of attached"
+
+
+def judge_candidates(candidates: Sequence[ScoredCandidate]) -> list[Candidate]:
+    """The judge's view of the candidates (the engine's prefetch builds the same prompt, so its
+    answer is reused; a mismatch only costs a second call)."""
+    return [
+        Candidate(
+            id=c.request.id,
+            title=c.request.title,
+            description=c.request.description,
+            areas=c.request.area_slugs,
+            score=c.similarity,
+        )
+        for c in list(candidates)[:ROUTING_TOP_K]
+    ]
+
+
+def _at_most_ask(decision: Decision) -> Decision:
+    if decision.tier != "attach":
+        return decision
+    return replace(decision, tier="ask")
+
+
 def decide(
     text: str,
     candidates: Sequence[ScoredCandidate],
@@ -183,23 +207,12 @@ def decide(
     if llm is None:
         return decide_calibrated(assessment, calibrated)
     top = list(candidates[:ROUTING_TOP_K])
-    verdict = judge_match(
-        llm,
-        text,
-        [
-            Candidate(
-                id=c.request.id,
-                title=c.request.title,
-                description=c.request.description,
-                areas=c.request.area_slugs,
-                score=c.similarity,
-            )
-            for c in top
-        ],
-    )
+    # An unavailable judge raises LLMUnavailable: routing.engine keeps the entry waiting.
+    verdict = judge_match(llm, text, judge_candidates(top))
     if verdict is None:
-        # Failed call or an answer that does not validate: the calibrated path decides.
-        return decide_calibrated(assessment, calibrated, note="llm answer unusable; calibrated")
+        # An answer that does not validate: the calibrated path decides, but never attaches on
+        # its own — it was fitted for the local model, the deployment may embed with another.
+        return _at_most_ask(decide_calibrated(assessment, calibrated, note=_UNUSABLE))
     by_id = {c.request.id: c for c in top}
     if verdict.request_id is None:
         closest = top[0]
@@ -213,7 +226,9 @@ def decide(
             details={"closest_request_id": closest.request.id},
         )
     if verdict.request_id not in by_id:  # judge_match validates this too; never trust it blindly
-        return decide_calibrated(assessment, calibrated, note="llm chose an unknown request")
+        return _at_most_ask(
+            decide_calibrated(assessment, calibrated, note="llm chose an unknown request")
+        )
     chosen = by_id[verdict.request_id]
     return Decision(
         tier=tier_for(verdict.confidence, thresholds),

@@ -20,30 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from gtm_feedback_dagster.ai.llm import Candidate, ChatLLM, LLMUnavailable, judge_match
-from gtm_feedback_dagster.routing.candidates import ROUTING_TOP_K, ScoredCandidate
+from gtm_feedback_dagster.routing.candidates import ScoredCandidate
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer
-from gtm_feedback_dagster.routing.decide import Decision, Thresholds, decide
+from gtm_feedback_dagster.routing.decide import Decision, Thresholds, decide, judge_candidates
 
 log = logging.getLogger(__name__)
 
 # Runs an entry waits for an unavailable judge before a person is asked instead. Below
 # `engine.MAX_ROUTE_ATTEMPTS`, so such an entry is never marked failed.
 LLM_WAIT_RUNS = 3
-
-
-def judge_candidates(candidates: Sequence[ScoredCandidate]) -> list[Candidate]:
-    """The judge's view of the candidates, as `routing.decide.decide` builds it (the prompt must
-    match for the prefetched answer to be reused; a mismatch only costs a second call)."""
-    return [
-        Candidate(
-            id=c.request.id,
-            title=c.request.title,
-            description=c.request.description,
-            areas=c.request.area_slugs,
-            score=c.similarity,
-        )
-        for c in list(candidates)[:ROUTING_TOP_K]
-    ]
 
 
 def prefetch_verdicts(
