@@ -148,6 +148,8 @@ def _duplicates_table(
             DUPLICATES_CHECK,
             asset="related_request_graph",
             description="Warns when pairs of requests are so similar they are likely duplicates.",
+            # Per area: one area's failing check is not hidden by the next area's pass.
+            partitions_def=product_area_partitions,
         )
     ],
     metadata={"table": "request_relations", "index": "faiss IndexFlatIP (exact)"},
@@ -215,7 +217,7 @@ def related_request_graph(
         passed=not update.duplicates,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"{len(update.duplicates)} likely duplicate pairs; merge with "
+            f"{len(update.duplicates)} likely duplicate pair{'' if len(update.duplicates) == 1 else 's'}; merge with "
             "`gtm-feedback requests merge DUPLICATE INTO` (list: `gtm-feedback requests "
             f"duplicates --area {update.area_slug}`)"
             if update.duplicates

@@ -81,6 +81,7 @@ def _permanent(exc: Exception) -> bool:
                 "configured model from its current title and description (fails when a request "
                 "changed while the area was being embedded, or an embedding went missing)."
             ),
+            partitions_def=product_area_partitions,
         )
     ],
 )

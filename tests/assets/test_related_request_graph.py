@@ -238,3 +238,19 @@ def test_graph_on_postgres(pg_url: str, instance, monkeypatch: pytest.MonkeyPatc
         q: [r for r, _, _ in v] for q, v in rows.items()
     }
     assert datetime.now(UTC) - max(c for v in rows.values() for _, _, c in v) < timedelta(minutes=5)
+
+
+def test_duplicates_check_is_recorded_per_area(app_env: str, instance) -> None:
+    """One area's failing check stays visible after another area passes (partitioned check)."""
+    url = app_env
+    with session_scope(url) as session:
+        seed_graph_world(session)  # alpha holds a planted duplicate pair, beta none
+    run_graph(instance, url, "alpha")
+    run_graph(instance, url, "beta")
+    key = dg.AssetCheckKey(dg.AssetKey("related_request_graph"), DUPLICATES_CHECK)
+    records = instance.event_log_storage.get_asset_check_execution_history(key, limit=10)
+    latest: dict[str | None, bool] = {}
+    for record in sorted(records, key=lambda r: r.id):
+        evaluation = record.event.dagster_event.event_specific_data
+        latest[record.partition] = evaluation.passed
+    assert latest == {"alpha": False, "beta": True}
