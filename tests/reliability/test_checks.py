@@ -50,13 +50,21 @@ def test_routing_check_reports_each_kind_of_violation(templates: Templates, tmp_
         )
         # ... an entry left pending, and a message left queued.
         session.execute(update(Feedback).where(Feedback.id == attached.id).values(status="pending"))
-        session.execute(update(OutboxMessage).where(OutboxMessage.id == 1).values(status="queued"))
+        sent = session.scalars(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status == "sent", OutboxMessage.last_error.is_(None))
+            .order_by(OutboxMessage.id)
+            .limit(1)
+        ).one()
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == sent).values(status="queued")
+        )
     problems = " | ".join(invariants.routing(url))
     assert f"entry {created.id} created 2 requests" in problems
     assert "is orphaned" in problems
     assert f"entry {asked.feedback_id} has 2 approvals" in problems
     assert f"entry {attached.id} (pending/auto): not routed" in problems
-    assert invariants.outbox_delivered(url) == ["outbox #1 is queued (None)"]
+    assert invariants.outbox_delivered(url) == [f"outbox #{sent} is queued (None)"]
 
 
 def test_slack_ledger_reports_duplicates_and_missing_messages(

@@ -20,7 +20,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gtm_feedback_dagster.cli import cli
 from gtm_feedback_dagster.messaging.outbox import FAILED
@@ -208,32 +208,57 @@ def test_openai_faults_during_routing(
     )
 
 
-def test_llm_faults_fall_back_to_the_calibrated_path(
+def test_llm_faults_leave_entries_waiting_never_decided_another_way(
     templates: Templates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """An unavailable judge (5xx past the client's retries, garbled JSON) decides nothing: the
+    entries stay pending, the run says so in its event log, and a later run with the judge back
+    routes every one of them by the judge."""
     url = copy_world(templates.pending, tmp_path, keep_pending=8)
+    ids = pending_ids(url)
     with open_stack(url, tmp_path / "home", monkeypatch) as stack:
         fast_slack(stack)
         stack.set_env(monkeypatch, GTM_FEEDBACK_LLM_MODEL="gpt-4o-mini")
         openai = stack.openai
         chat = "/v1/chat/completions"
         openai.fail_next(500, openai_error("boom", 500, "server_error"), path=chat, times=3)
-        openai.fail_next(200, "{not json", content_type="application/json", path=chat)
-        openai.fail_next(delay=0.0, path=chat)
-        openai.chat_replies.append("definitely not JSON")
+        openai.fail_next(200, "{not json", content_type="application/json", path=chat, times=3)
         openai.chat_handler = lambda body: {"request_id": None, "confidence": 0.1, "reason": "-"}
         recovery = Recovery(stack)
         recovery.prime()
         result = route_once(stack, recovery)
         assert result.success
+        output = result.output_for_node("route_feedback_batch")
+        assert output["counts"]["waiting"] >= 1 and output["llm"], output
+        with session_scope(url) as session:
+            waiting = session.scalars(
+                select(Feedback.id).where(Feedback.id.in_(ids), Feedback.status == "pending")
+            ).all()
+            decided_without_judge = [
+                f.id
+                for f in session.scalars(select(Feedback).where(Feedback.id.in_(ids)))
+                if f.status != "pending"
+                and (f.meta or {}).get("routing", {}).get("method") != "llm"
+            ]
+        assert waiting, "the judge was down, yet every entry was decided"
+        assert decided_without_judge == []
+
+        left = recovery.drain()  # the judge answers again
+        assert not any(left.values()), left
         assert invariants.routing(url) == []
         with session_scope(url) as session:
             methods = Counter(
-                (m or {}).get("routing", {}).get("method")
-                for m in session.scalars(select(Feedback.meta))
+                (f.meta or {}).get("routing", {}).get("method")
+                for f in session.scalars(select(Feedback).where(Feedback.id.in_(ids)))
             )
-        assert methods["calibrated"] >= 2, methods  # the failed and the garbled answers
-    record("faults", dependency="llm", injected={"500": 3, "malformed": 2}, methods=dict(methods))
+        assert methods == Counter({"llm": len(ids)}), methods
+    record(
+        "faults",
+        dependency="llm",
+        injected={"500": 3, "malformed": 3},
+        waited=len(waiting),
+        methods=dict(methods),
+    )
 
 
 # ---------------------------------------------------------------------------- Upstash
@@ -242,47 +267,62 @@ def test_llm_faults_fall_back_to_the_calibrated_path(
 def test_upstash_faults_during_routing(
     templates: Templates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The batch search meets a gateway error (transient: the op retries the batch); the run's
+    one upsert of its new requests meets a dropped connection (the client retries) and then a
+    used-up daily quota (permanent: the run fails). Every entry is already applied and its new
+    request's vector is in the table, so nothing is lost: the next routing run refills the index
+    from the table before it decides."""
     from tests.reliability.test_crashes import _fill_upstash
 
-    url = copy_world(templates.pending, tmp_path, keep_pending=SMALL_BATCH)
+    url = copy_world(templates.pending, tmp_path, keep_pending=SMALL_BATCH + 1)
     ids = pending_ids(url)
+    later = ids.pop()  # arrives after the quota resets
+    with session_scope(url) as session:
+        session.execute(update(Feedback).where(Feedback.id == later).values(status="held"))
     with open_stack(url, tmp_path / "home", monkeypatch, upstash=True) as stack:
         fast_slack(stack)
         _fill_upstash(stack)
         upstash = stack.upstash
         assert upstash is not None
-        # The batch search meets a gateway error page (transient: the op retries the batch) ...
+        indexed_before = {int(k) for k in upstash.stored()}
         upstash.fail_next(502, "<html>Bad gateway</html>", content_type="text/html", path="/query")
-        # ... the first new request's upsert a dropped connection (the client retries) ...
         upstash.fail_next(drop=True, path="/upsert")
-        upstash.fail_next(delay=0.0, path="/upsert")
-        # ... and the second one an error answer (permanent: that entry fails, the rest goes on).
         upstash.fail_next(200, {"error": "ERR max daily request limit exceeded"}, path="/upsert")
         recovery = Recovery(stack)
         recovery.prime()
         result = route_once(stack, recovery)
-        assert result.success and retries_of(result) == 1
+        assert not result.success and retries_of(result) == 1
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        assert "max daily request limit" in str(failure.step_failure_data.error)
+        assert [r.status for r in upstash.requests_to("/upsert")][-2:] == [None, 200]
+        # Every entry was applied in its own transaction before the upsert.
+        assert invariants.routing(url, ids) == []
         with session_scope(url) as session:
-            failed = session.scalars(
-                select(Feedback).where(Feedback.id.in_(ids), Feedback.status == "failed")
-            ).all()
-            request_ids = set(session.scalars(select(Request.id)))
-        assert len(failed) == 1 and "max daily request limit" in (failed[0].error or "")
-        assert invariants.routing(url, [i for i in ids if i != failed[0].id]) == []
-        # No vector in the index for a request that was rolled back.
-        assert {int(k) for k in upstash.stored()} <= request_ids
+            created = set(
+                session.scalars(
+                    select(Feedback.request_id).where(
+                        Feedback.id.in_(ids), Feedback.match_type == "new_request"
+                    )
+                )
+            )
+        assert created, "the batch created no request; the upsert was never reached"
+        assert not created & {int(k) for k in upstash.stored()}  # the index is short
 
-        shown = cli_run("entries", "show", str(failed[0].id))
-        assert "max daily request limit" in shown.output
-        assert cli_run("entries", "retry", str(failed[0].id)).exit_code == 0
+        # The quota resets; the next entry's run repairs the index before deciding.
+        with session_scope(url) as session:
+            session.execute(update(Feedback).where(Feedback.id == later).values(status="pending"))
         left = recovery.drain()
         assert not any(left.values()), left
         assert invariants.routing(url) == []
+        with session_scope(url) as session:
+            request_ids = set(session.scalars(select(Request.id)))
+        indexed = {int(k) for k in upstash.stored()}
+        assert created <= indexed and indexed <= request_ids | indexed_before
     record(
         "faults",
         dependency="upstash",
-        injected={"502_html": 1, "dropped_connection": 1, "error_answer": 1},
-        entries=len(ids),
+        injected={"502_html": 1, "dropped_connection": 1, "quota_answer": 1},
+        entries=len(ids) + 1,
         op_retries=retries_of(result),
-        failed_then_retried=1,
+        repaired_next_run=len(created),
     )

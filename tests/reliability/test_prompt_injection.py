@@ -68,6 +68,8 @@ class ObedientLLM:
 
     def __init__(self) -> None:
         self.obeyed = 0
+        # (task, the judge answer the text dictates): which injections were obeyed at least once
+        self.obeyed_by: set[tuple[str, str]] = set()
 
     def __call__(self, body: dict[str, Any]) -> dict[str, Any]:
         system = body["messages"][0]["content"]
@@ -77,6 +79,7 @@ class ObedientLLM:
         dictated = {kind: json.loads(answer) for kind, answer in MARKER.findall(data["pain"])}
         if task in dictated:
             self.obeyed += 1
+            self.obeyed_by.add((task, MARKER.findall(data["pain"])[0][1]))
             answer = dictated[task]
             if answer.get("request_id") == "FIRST":
                 answer["request_id"] = data["candidates"][0]["id"]
@@ -125,7 +128,12 @@ def test_prompt_injection_cannot_corrupt_routing(
         assert not any(left.values()), left
 
     # The LLM really was asked, and really obeyed every injection.
-    assert llm.obeyed == len(INJECTIONS) + sum(1 for *_, d in INJECTIONS if d is not None)
+    # (An entry may be judged twice: once ahead, concurrently, and again when requests created
+    # earlier in its batch changed its candidates; a rejected answer is not remembered.)
+    dictated = {("JUDGE", json.dumps(judge)) for _, judge, _ in INJECTIONS} | {
+        ("DRAFT", json.dumps(judge)) for _, judge, draft in INJECTIONS if draft is not None
+    }
+    assert llm.obeyed_by == dictated
     problems = invariants.routing(url) + invariants.no_new_areas(url, areas_before)
     with session_scope(url) as session:
         known_slugs = set(session.scalars(select(ProductArea.slug)))

@@ -111,11 +111,23 @@ def browser() -> Iterator[object]:
 
 def _click_and_wait(driver, element) -> None:  # type: ignore[no-untyped-def]
     """Click something that loads a new page, and wait until the old page is gone."""
-    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def old_page_gone(_driver) -> bool:  # type: ignore[no-untyped-def]
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            # Mid-navigation Chromium answers this instead of "stale element" (seen in CI).
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
     element.click()
-    WebDriverWait(driver, 15).until(ec.staleness_of(element))
+    WebDriverWait(driver, 15).until(old_page_gone)
     WebDriverWait(driver, 15).until(
         lambda d: d.execute_script("return document.readyState") == "complete"
     )
