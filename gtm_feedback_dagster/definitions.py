@@ -12,6 +12,7 @@ from gtm_feedback_dagster.assets.area_demand import area_demand
 from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
 from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
 from gtm_feedback_dagster.assets.request_embeddings import request_embeddings
+from gtm_feedback_dagster.assets.routing_calibration import routing_calibration
 from gtm_feedback_dagster.assets.sources import source_assets
 from gtm_feedback_dagster.assets.weekly_digest import weekly_digest
 from gtm_feedback_dagster.jobs.analytics import area_insights_job, weekly_digest_job
@@ -20,10 +21,12 @@ from gtm_feedback_dagster.jobs.embeddings import request_embeddings_job
 from gtm_feedback_dagster.jobs.notify_shipped import notify_shipped_job
 from gtm_feedback_dagster.jobs.resolve_slack_responses import resolve_slack_responses_job
 from gtm_feedback_dagster.jobs.route_feedback import route_feedback_job
+from gtm_feedback_dagster.jobs.routing_calibration import routing_calibration_job
 from gtm_feedback_dagster.jobs.send_reminders import send_reminders_job
 from gtm_feedback_dagster.resources import build_resources
 from gtm_feedback_dagster.schedules.area_insights import daily_area_insights_schedule
 from gtm_feedback_dagster.schedules.embedding_resync import embedding_resync_schedule
+from gtm_feedback_dagster.schedules.routing_calibration import weekly_routing_calibration_schedule
 from gtm_feedback_dagster.schedules.weekly_digest import weekly_digest_schedule
 from gtm_feedback_dagster.sensors.firehose import firehose_sensor
 from gtm_feedback_dagster.sensors.new_feedback import new_feedback_sensor
@@ -45,6 +48,7 @@ def build_definitions() -> dg.Definitions:
             area_insight_report,
             area_demand,
             weekly_digest,
+            routing_calibration,
         ],
         jobs=[
             route_feedback_job,
@@ -55,6 +59,7 @@ def build_definitions() -> dg.Definitions:
             request_embeddings_job,
             area_insights_job,
             weekly_digest_job,
+            routing_calibration_job,
         ],
         sensors=[
             new_feedback_sensor,
@@ -70,6 +75,7 @@ def build_definitions() -> dg.Definitions:
             daily_area_insights_schedule,
             weekly_digest_schedule,
             embedding_resync_schedule,
+            weekly_routing_calibration_schedule,
         ],
         resources=build_resources(),
     )
