@@ -22,14 +22,18 @@ from starlette.routing import BaseRoute, Route
 
 from gtm_feedback_dagster.config import Settings, load_settings
 from gtm_feedback_dagster.intake import api, search_api
+from gtm_feedback_dagster.requests.listing import DemandCache
 from gtm_feedback_dagster.runtime import Runtime
 from gtm_feedback_dagster.slack.routes import build_slack_routes
 from gtm_feedback_dagster.store.db import engine_for
+from gtm_feedback_dagster.web.routes import LIST_CACHE_SECONDS
 from gtm_feedback_dagster.web.routes import build_routes as build_web_routes
 
 
 def collect_routes(
-    runtime: Runtime, search: search_api.SearchService | None = None
+    runtime: Runtime,
+    search: search_api.SearchService | None = None,
+    demand: DemandCache | None = None,
 ) -> list[BaseRoute]:
     settings = runtime.settings
     search = search or search_api.SearchService(runtime)
@@ -37,7 +41,7 @@ def collect_routes(
         *api.build_routes(settings),
         *search_api.build_routes(search),
         *build_slack_routes(settings),
-        *build_web_routes(runtime, search),  # the request pages (HTML)
+        *build_web_routes(runtime, search, demand),  # the request pages (HTML)
     ]
 
 
@@ -65,6 +69,7 @@ def create_app(
     runtime = runtime or Runtime.from_settings(settings or load_settings())
     settings = runtime.settings
     search = search_api.SearchService(runtime)
+    demand = DemandCache(runtime.session, ttl=LIST_CACHE_SECONDS)
 
     async def healthz(request: Request) -> JSONResponse:
         if await run_in_threadpool(_database_reachable, settings.database_url):
@@ -78,6 +83,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if warm:
             threading.Thread(target=search.warm, name="search-warm-up", daemon=True).start()
+            threading.Thread(target=demand.warm, name="demand-warm-up", daemon=True).start()
         yield
 
     async def http_error(request: Request, exc: Any) -> Response:
@@ -90,7 +96,10 @@ def create_app(
         )
 
     app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *collect_routes(runtime, search)],
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            *collect_routes(runtime, search, demand),
+        ],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )

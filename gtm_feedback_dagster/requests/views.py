@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, defer
 
 from gtm_feedback_dagster.core.request_graph import DEFAULT_DUPLICATE_THRESHOLD
 from gtm_feedback_dagster.store.schema import (
@@ -215,17 +215,22 @@ def request_page(session: Session, request: Request) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- areas
 
 
-def area_report(session: Session, slug: str) -> dict[str, Any] | None:
-    """The area and its latest stored insight report (None: unknown area)."""
+def area_report(session: Session, slug: str, with_data: bool = True) -> dict[str, Any] | None:
+    """The area and its latest stored insight report (None: unknown area). `with_data=False`
+    leaves out the report's data (the chart's input, the largest column): the page does not
+    read it."""
     area = session.scalars(select(ProductArea).where(ProductArea.slug == slug)).first()
     if area is None:
         return None
-    report = session.scalars(
+    query = (
         select(InsightReport)
         .where(InsightReport.area_id == area.id)
         .order_by(InsightReport.day.desc())
         .limit(1)
-    ).first()
+    )
+    if not with_data:
+        query = query.options(defer(InsightReport.data, raiseload=True))
+    report = session.scalars(query).first()
     return {
         "area": {
             "id": area.id,
@@ -239,7 +244,7 @@ def area_report(session: Session, slug: str) -> dict[str, Any] | None:
             "id": report.id,
             "day": report.day,
             "markdown": report.markdown,
-            "data": report.data,
+            "data": report.data if with_data else None,
             "created_at": report.created_at,
         },
     }

@@ -18,7 +18,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from gtm_feedback_dagster.requests import views
 from gtm_feedback_dagster.requests.listing import (
     SORTS,
-    OrderCache,
+    DemandCache,
     filter_choices,
     list_request_page,
 )
@@ -49,7 +49,7 @@ def _renamed(session: Session, slug: str) -> views.Moved | None:
 
 
 class RequestPages(WebBase):
-    orders: OrderCache  # the list's orderings, cached (detail pages are live)
+    demand: DemandCache  # every request's demand, reloaded in the background
     css: bytes
     _chart_cache: dict[int, bytes | None]
     _chart_lock: threading.Lock
@@ -90,7 +90,7 @@ class RequestPages(WebBase):
                 segment=segment,
                 only_ids=only_ids,
                 page=page,
-                cache=self.orders,
+                demand=self.demand,
             )
             choices = filter_choices(session)
         params = {
@@ -140,7 +140,9 @@ class RequestPages(WebBase):
         from gtm_feedback_dagster.analytics.render import CHART_PLACEHOLDER
 
         with self.runtime.session() as session:
-            data = views.area_report(session, slug) if _SLUG.fullmatch(slug) else None
+            data = (
+                views.area_report(session, slug, with_data=False) if _SLUG.fullmatch(slug) else None
+            )
         if data is None:
             return self.error(request, who, 404, "No such area.")
         html = None

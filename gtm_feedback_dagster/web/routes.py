@@ -16,7 +16,7 @@ import threading
 
 from starlette.routing import BaseRoute, Route
 
-from gtm_feedback_dagster.requests.listing import OrderCache
+from gtm_feedback_dagster.requests.listing import DemandCache, OrderCache
 from gtm_feedback_dagster.runtime import Runtime
 from gtm_feedback_dagster.web.auth import Signer, load_web_secret
 from gtm_feedback_dagster.web.base import SearchLike
@@ -26,27 +26,34 @@ from gtm_feedback_dagster.web.pages import RequestPages
 from gtm_feedback_dagster.web.render import HERE, template_env
 from gtm_feedback_dagster.web.triage import TriagePages
 
-LIST_CACHE_SECONDS = 30.0  # the list's orderings (listing.OrderCache); detail pages are live
+LIST_CACHE_SECONDS = 30.0  # how far the list and the triage queue may lag; detail pages are live
 
 
 class WebApp(LoginPages, RequestPages, TriagePages):
-    def __init__(self, runtime: Runtime, search: SearchLike | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        search: SearchLike | None = None,
+        demand: DemandCache | None = None,
+    ) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.search = search
         self.signer = Signer(load_web_secret(runtime.settings, runtime.secrets))
         self.templates = template_env()
         self._chart_cache: dict[int, bytes | None] = {}
-        self.orders = OrderCache(ttl=LIST_CACHE_SECONDS)
+        self.demand = demand or DemandCache(runtime.session, ttl=LIST_CACHE_SECONDS)
         self.triage_cache = OrderCache(ttl=LIST_CACHE_SECONDS, size=4)
         self._chart_lock = threading.Lock()
         self.css = (HERE / "static" / "style.css").read_bytes()
 
 
-def build_routes(runtime: Runtime, search: SearchLike | None = None) -> list[BaseRoute]:
+def build_routes(
+    runtime: Runtime, search: SearchLike | None = None, demand: DemandCache | None = None
+) -> list[BaseRoute]:
     """The page routes; the intake app mounts them after every other route list, since the
     last one is a catch-all (web/notfound.py)."""
-    app = WebApp(runtime, search)
+    app = WebApp(runtime, search, demand)
     g = app.guard
     return [
         Route("/", app.home, methods=["GET"]),

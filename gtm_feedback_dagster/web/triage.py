@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gtm_feedback_dagster.requests.lifecycle import keep_both
-from gtm_feedback_dagster.requests.listing import OrderCache
+from gtm_feedback_dagster.requests.listing import DemandCache, OrderCache
 from gtm_feedback_dagster.requests.triage import triage_items
 from gtm_feedback_dagster.web.auth import Identity
 from gtm_feedback_dagster.web.base import WebBase
@@ -22,7 +22,7 @@ TRIAGE_LIMIT = 25  # items per triage section, oldest / strongest first
 
 
 class TriagePages(WebBase):
-    orders: OrderCache
+    demand: DemandCache
     triage_cache: OrderCache
 
     def triage(self, request: Request, who: Identity) -> Response:
@@ -84,8 +84,14 @@ class TriagePages(WebBase):
 
     def action(self, request: Request, who: Identity, form: dict[str, str]) -> Response:
         kind = request.path_params["action"]
-        self.orders.clear()  # this process's listings show the change at once
-        self.triage_cache.clear()
+        try:
+            return self._act(request, who, form, kind)
+        finally:
+            # After the action (done or refused): the acting person's next views show it.
+            self.demand.invalidate()
+            self.triage_cache.clear()
+
+    def _act(self, request: Request, who: Identity, form: dict[str, str], kind: str) -> Response:
         try:
             if kind in ("attach", "create"):
                 approval_id = int(form.get("approval", ""))
