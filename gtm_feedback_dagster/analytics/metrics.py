@@ -133,35 +133,6 @@ def execution_status(requests: Sequence[RequestRow]) -> dict[str, int]:
     }
 
 
-def top_requests(
-    open_requests: Sequence[RequestRow],
-    feedback_by_request: Mapping[int, Sequence[FeedbackRow]],
-    accounts: Mapping[int, AccountRow],
-    limit: int = TOP_LIMIT,
-) -> list[dict[str, Any]]:
-    """Open requests by ARR of the distinct accounts with any feedback on them."""
-    items = []
-    for request in open_requests:
-        rows = feedback_by_request.get(request.id, ())
-        severities = [f.severity for f in rows if f.severity in SEVERITY_ORDER]
-        account_ids = {f.account_id for f in rows if f.account_id is not None}
-        items.append(
-            {
-                "requestId": request.id,
-                "slug": request.slug,
-                "title": request.title,
-                "arr": distinct_arr(account_ids, accounts),
-                "feedbackCount": len(rows),
-                "accountCount": len(account_ids),
-                "highestSeverity": max(severities, key=SEVERITY_ORDER.__getitem__)
-                if severities
-                else None,
-            }
-        )
-    items.sort(key=lambda i: (-i["arr"], -i["feedbackCount"], i["requestId"]))
-    return items[:limit]
-
-
 def area_demand(
     open_requests: Sequence[RequestRow],
     feedback_by_request: Mapping[int, Sequence[FeedbackRow]],

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from gtm_feedback_dagster.analytics.demand import demand_frame, frames_of, top_requests
 from gtm_feedback_dagster.analytics.metrics import (
     TOP_LIMIT,
     area_demand,
@@ -22,7 +23,6 @@ from gtm_feedback_dagster.analytics.metrics import (
     group_feedback,
     open_opportunity_value,
     severity_stats,
-    top_requests,
 )
 from gtm_feedback_dagster.analytics.narrative import (
     deterministic_narrative,
@@ -40,6 +40,9 @@ from gtm_feedback_dagster.analytics.themes import (
     themes,
 )
 from gtm_feedback_dagster.core.request_graph import DEFAULT_CLUSTER_THRESHOLD
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def compare_with_previous(
@@ -113,9 +116,12 @@ def build_report(
     previous: Mapping[str, Any] | None = None,
     theme_namer: ThemeNamer | None = None,
     cluster_threshold: float = DEFAULT_CLUSTER_THRESHOLD,
+    demand: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The area's report as a JSON-safe dict: the reference's sections plus top requests, open
-    opportunity value, severity stats, key numbers and the change since `previous`."""
+    opportunity value, severity stats, key numbers and the change since `previous`. The top
+    requests table comes from the area's demand table (`analytics.demand`: the `area_demand`
+    asset's value when Dagster builds the report; computed from `data` otherwise)."""
     open_requests = [r for r in data.requests if r.status == "open"]
     by_request = group_feedback(data.feedback)
     db = dealbreakers(open_requests, by_request, data.accounts, limit=len(open_requests))
@@ -131,7 +137,9 @@ def build_report(
         "severityStats": severity_stats(open_requests, by_request, data.accounts),
         "demand": area_demand(open_requests, by_request, data.accounts),
         "execution": execution_status(data.requests),
-        "topRequests": top_requests(open_requests, by_request, data.accounts),
+        "topRequests": top_requests(
+            demand if demand is not None else demand_frame(*frames_of(data)), TOP_LIMIT
+        ),
         "openOpportunities": open_opportunity_value(open_requests, by_request, data.opportunities),
         "themes": area_themes(data, open_requests, by_request, cluster_threshold, theme_namer),
     }

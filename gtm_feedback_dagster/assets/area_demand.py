@@ -1,6 +1,6 @@
 """`area_demand`: the demand of one product area as a pandas table, for analysts.
 
-One row per request of the area (see `requests/demand.py` for the columns), stored by the
+One row per request of the area (see `analytics/demand.py` for the columns), stored by the
 `table_io_manager` in the app database table `asset_area_demand`, so a notebook gets it back
 as a DataFrame with `defs.load_asset_value("area_demand", partition_key="dashboards")`.
 """
@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from gtm_feedback_dagster.assets.sources import crm_accounts, feature_requests, feedback_entries
-from gtm_feedback_dagster.core.money import format_arr
-from gtm_feedback_dagster.partitions import product_area_partitions
-from gtm_feedback_dagster.requests.demand import (
+from gtm_feedback_dagster.analytics.demand import (
     COLUMN_DESCRIPTIONS,
     MONEY_COLUMNS,
     area_demand_frame,
     area_totals,
 )
+from gtm_feedback_dagster.assets.sources import crm_accounts, feature_requests, feedback_entries
+from gtm_feedback_dagster.core.money import format_arr
+from gtm_feedback_dagster.partitions import product_area_partitions
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.store.db import engine_for
 

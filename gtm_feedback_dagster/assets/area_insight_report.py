@@ -7,6 +7,7 @@ needs nothing shared between runs.
 """
 
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -27,6 +28,7 @@ from gtm_feedback_dagster.analytics.render import (
     render_markdown,
 )
 from gtm_feedback_dagster.analytics.report import build_report
+from gtm_feedback_dagster.assets.area_demand import area_demand
 from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
 from gtm_feedback_dagster.assets.sources import crm_accounts, feedback_entries
 from gtm_feedback_dagster.core.money import format_arr
@@ -66,6 +68,8 @@ class AreaInsightReportConfig(dg.Config):
 
 @dg.asset(
     partitions_def=product_area_partitions,
+    # The "Top requests" table is the area_demand table's open rows (same partition).
+    ins={"demand_table": dg.AssetIn(key=area_demand.key)},
     deps=[related_request_graph, feedback_entries, crm_accounts],
     group_name="analytics",
     retry_policy=TRANSIENT_RETRY,
@@ -95,6 +99,8 @@ def area_insight_report(
     config: AreaInsightReportConfig,
     store: StoreResource,
     llm: LLMResource,
+    # A pandas DataFrame; annotated Any so loading the definitions does not import pandas.
+    demand_table: Any,
 ) -> dg.MaterializeResult:
     settings = store.settings
     day = config.report_day()
@@ -121,6 +127,7 @@ def area_insight_report(
         previous=previous,
         theme_namer=(lambda titles: name_theme(chat, titles)) if chat is not None else None,
         cluster_threshold=config.cluster_threshold,
+        demand=demand_table,
     )
     report["replacesSameDay"] = rerun
     if chat is not None:

@@ -46,6 +46,7 @@ class DatabaseTableIOManager(dg.ConfigurableIOManager):
         engine = self._engine()
         with engine.begin() as conn:
             if inspect(conn).has_table(table):
+                _add_new_columns(conn, table, frame)
                 conn.execute(
                     text(f'DELETE FROM "{table}" WHERE {PARTITION_COLUMN} = :k'), {"k": key}
                 )
@@ -67,3 +68,29 @@ class DatabaseTableIOManager(dg.ConfigurableIOManager):
             if col.endswith("_asked") or col.endswith("_at"):
                 frame[col] = pd.to_datetime(frame[col], utc=True, format="mixed")
         return frame
+
+
+def _add_new_columns(conn: Any, table: str, frame: pd.DataFrame) -> None:
+    """A column the asset gained since the table was made is added to it (other partitions'
+    rows read it as empty until they are materialized again), so an upgrade needs no manual
+    step and no partition loses its rows."""
+    from sqlalchemy import BigInteger, Boolean, DateTime, Float, Text
+
+    have = {c["name"] for c in inspect(conn).get_columns(table)}
+    for col, dtype in frame.dtypes.items():
+        if col in have:
+            continue
+        kind = str(dtype)
+        sql_type = (
+            BigInteger()
+            if kind.startswith("int")
+            else Float()
+            if kind.startswith("float")
+            else Boolean()
+            if kind == "bool"
+            else DateTime(timezone=True)
+            if kind.startswith("datetime")
+            else Text()
+        )
+        compiled = sql_type.compile(dialect=conn.dialect)
+        conn.execute(text(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {compiled}'))

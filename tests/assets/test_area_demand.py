@@ -8,8 +8,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gtm_feedback_dagster.analytics.demand import area_demand_frame, area_totals
 from gtm_feedback_dagster.assets.area_demand import IO_MANAGER_KEY, TABLE_NAME, area_demand
-from gtm_feedback_dagster.requests.demand import area_demand_frame, area_totals
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.resources.table_io import DatabaseTableIOManager
 from gtm_feedback_dagster.store.db import engine_for, session_scope

@@ -7,14 +7,16 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from gtm_feedback_dagster.assets.area_demand import IO_MANAGER_KEY, TABLE_NAME, area_demand
 from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
 from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
 from gtm_feedback_dagster.config import load_settings
 from gtm_feedback_dagster.resources.ai import LLMResource, resources_for
 from gtm_feedback_dagster.resources.store import StoreResource
-from gtm_feedback_dagster.store.db import session_scope
+from gtm_feedback_dagster.resources.table_io import DatabaseTableIOManager
+from gtm_feedback_dagster.store.db import engine_for, session_scope
 from gtm_feedback_dagster.store.schema import Account, InsightReport, Request
 from tests.analytics_seed import entry, seed_report_world
 
@@ -32,15 +34,28 @@ def _llm() -> LLMResource:
     return resources_for(load_settings())["llm"]
 
 
+def _resources(url: str) -> dict[str, Any]:
+    return {
+        "store": StoreResource(database_url=url),
+        "llm": _llm(),
+        IO_MANAGER_KEY: DatabaseTableIOManager(database_url=url),
+    }
+
+
 def materialize(
-    instance: dg.DagsterInstance, url: str, area: str = "identity", day: str = "2026-03-02"
+    instance: dg.DagsterInstance,
+    url: str,
+    area: str = "identity",
+    day: str = "2026-03-02",
+    selection: list[Any] | None = None,
 ) -> dg.ExecuteInJobResult:
     result = dg.materialize(
-        [related_request_graph, area_insight_report],
+        [related_request_graph, area_demand, area_insight_report],
         partition_key=area,
-        resources={"store": StoreResource(database_url=url), "llm": _llm()},
+        resources=_resources(url),
         instance=instance,
         run_config={"ops": {"area_insight_report": {"config": {"day": day}}}},
+        selection=selection,
     )
     assert result.success
     return result
@@ -126,18 +141,18 @@ def test_every_area_partition_gets_its_own_report(app_env: str, instance) -> Non
     with session_scope(url) as session:
         ids = seed_report_world(session).ids
     job = dg.define_asset_job(
-        "backfill_like", selection=[related_request_graph, area_insight_report]
+        "backfill_like", selection=[related_request_graph, area_demand, area_insight_report]
     ).resolve(
         asset_graph=dg.Definitions(
-            assets=[related_request_graph, area_insight_report],
-            resources={"store": StoreResource(database_url=url), "llm": _llm()},
+            assets=[related_request_graph, area_demand, area_insight_report],
+            resources=_resources(url),
         ).resolve_asset_graph()
     )
     for area in ("billing", "identity"):
         result = job.execute_in_process(
             partition_key=area,
             instance=instance,
-            resources={"store": StoreResource(database_url=url), "llm": _llm()},
+            resources=_resources(url),
             run_config={"ops": {"area_insight_report": {"config": {"day": "2026-03-02"}}}},
         )
         assert result.success
@@ -205,3 +220,21 @@ def test_report_on_postgres(pg_url: str, instance, monkeypatch: pytest.MonkeyPat
     check_first_report(pg_url, materialize(instance, pg_url), ids)
     materialize(instance, pg_url)  # same day again: replaced, not duplicated
     assert len(stored_reports(pg_url)) == 1
+
+
+def test_top_requests_come_from_the_area_demand_table(app_env: str, instance) -> None:
+    """The report reads its "Top requests" from the stored `area_demand` value of its
+    partition: a row changed in that table (and only there) shows in the next report."""
+    url = app_env
+    with session_scope(url) as session:
+        seed_report_world(session)
+    first = report_metadata(materialize(instance, url))["report_json"]
+    top = first["topRequests"][0]
+    with engine_for(url).begin() as conn:
+        conn.execute(
+            text(f'UPDATE "{TABLE_NAME}" SET title = :t WHERE request_id = :r'),
+            {"t": "Title from the demand table", "r": top["requestId"]},
+        )
+    again = report_metadata(materialize(instance, url, selection=[area_insight_report]))
+    assert again["report_json"]["topRequests"][0]["title"] == "Title from the demand table"
+    assert again["report_json"]["topRequests"][0]["arr"] == top["arr"]

@@ -19,18 +19,30 @@ NY = ZoneInfo("America/New_York")
 def analytics_defs() -> dg.Definitions:
     """The analytics slice of the code location (the whole one is covered by
     tests/test_definitions.py)."""
+    from gtm_feedback_dagster.assets.area_demand import IO_MANAGER_KEY, area_demand
     from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
     from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
     from gtm_feedback_dagster.assets.sources import source_assets
     from gtm_feedback_dagster.assets.weekly_digest import weekly_digest
     from gtm_feedback_dagster.resources.ai import LLMResource
     from gtm_feedback_dagster.resources.store import StoreResource
+    from gtm_feedback_dagster.resources.table_io import DatabaseTableIOManager
 
     return dg.Definitions(
-        assets=[related_request_graph, area_insight_report, weekly_digest, *source_assets],
+        assets=[
+            related_request_graph,
+            area_demand,
+            area_insight_report,
+            weekly_digest,
+            *source_assets,
+        ],
         jobs=[area_insights_job, weekly_digest_job],
         schedules=[daily_area_insights_schedule, weekly_digest_schedule],
-        resources={"store": StoreResource(), "llm": LLMResource()},
+        resources={
+            "store": StoreResource(),
+            "llm": LLMResource(),
+            IO_MANAGER_KEY: DatabaseTableIOManager(),
+        },
     )
 
 
@@ -84,6 +96,7 @@ def test_daily_schedule_run_config_is_valid_for_the_job(instance: dg.DagsterInst
     assert dg.validate_run_config(job, run_request.run_config)
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
         "related_request_graph",
+        "area_demand",
         "area_insight_report",
     }
     schedule = defs.resolve_schedule_def("daily_area_insights_schedule")

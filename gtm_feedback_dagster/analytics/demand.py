@@ -1,19 +1,29 @@
 """The demand of one product area as a pandas table: one row per request of the area.
 
-Built from plain SQL over the app database (what an analyst would write), then aggregated with
-pandas. Every figure above one entry counts distinct things: an account that asked five times
-counts its ARR once, an opportunity named by several entries counts its value once.
+Read with plain SQL over the app database (what an analyst would write), or taken from the rows
+an insight report was loaded with, then aggregated with pandas in one place (`demand_frame`):
+the `area_demand` asset stores it, and the insight report's tables come from it. Every figure
+above one entry counts distinct things: an account that asked five times counts its ARR once,
+an opportunity named by several entries counts its value once.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from gtm_feedback_dagster.analytics.rows import AreaData
+
 if TYPE_CHECKING:
     import pandas as pd
+
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
+ENTRY_COLUMNS = (
+    "request_id", "entry_id", "severity", "created_at", "account_id", "account_arr",
+    "is_enterprise", "segment", "opportunity_id", "opportunity_arr", "stage",
+)  # fmt: skip
 
 # Money columns: floats in the frame, formatted ($1.2M) only in metadata and text.
 MONEY_COLUMNS = ("arr", "enterprise_arr", "open_opportunity_value")
@@ -32,6 +42,7 @@ COLUMNS = (
     "first_asked",
     "last_asked",
     "segment_mix",
+    "highest_severity",
 )
 
 COLUMN_DESCRIPTIONS = {
@@ -48,6 +59,7 @@ COLUMN_DESCRIPTIONS = {
     "first_asked": "first entry's time (UTC)",
     "last_asked": "last entry's time (UTC)",
     "segment_mix": "distinct accounts per segment, e.g. 'Enterprise 2, SMB 1'",
+    "highest_severity": "the highest severity of its entries (low < medium < high), or empty",
 }
 
 _REQUESTS_SQL = text(
@@ -119,14 +131,39 @@ def area_demand_frame(conn: Connection, area: str) -> pd.DataFrame:
 
     requests = pd.read_sql(_REQUESTS_SQL, conn, params={"area": area})
     entries = pd.read_sql(_ENTRIES_SQL, conn, params={"area": area})
-    if entries.empty:
-        entries = pd.DataFrame(
-            columns=[
-                "request_id", "entry_id", "severity", "created_at", "account_id",
-                "account_arr", "is_enterprise", "segment", "opportunity_id",
-                "opportunity_arr", "stage",
-            ]
+    return demand_frame(requests, entries)
+
+
+def frames_of(data: AreaData) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The requests and entries of an insight report's rows, shaped as `area_demand_frame`
+    reads them from the database."""
+    import pandas as pd
+
+    requests = pd.DataFrame(
+        [(r.id, r.slug, r.title, r.status) for r in data.requests],
+        columns=["request_id", "slug", "title", "status"],
+    )
+    entries: list[tuple[Any, ...]] = []
+    for f in data.feedback:
+        account = data.accounts.get(f.account_id) if f.account_id is not None else None
+        opp = data.opportunities.get(f.opportunity_id) if f.opportunity_id is not None else None
+        entries.append(
+            (
+                f.request_id, f.id, f.severity, f.created_at, f.account_id,
+                account.arr if account else None, account.is_enterprise if account else None,
+                account.segment if account else None, f.opportunity_id,
+                opp.arr if opp else None, opp.stage if opp else None,
+            )
         )  # fmt: skip
+    return requests, pd.DataFrame(entries, columns=list(ENTRY_COLUMNS))
+
+
+def demand_frame(requests: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
+    """One row per request of `requests` with the demand of its `entries`, ordered by
+    distinct-account ARR, then entries, then id."""
+    import pandas as pd
+
+    entries = pd.DataFrame(columns=list(ENTRY_COLUMNS)) if entries.empty else entries.copy()
     entries["created_at"] = pd.to_datetime(entries["created_at"], utc=True, format="mixed")
     entries["is_enterprise"] = entries["is_enterprise"].fillna(False).astype(bool)
     entries["account_arr"] = entries["account_arr"].astype(float).fillna(0.0)
@@ -143,7 +180,7 @@ def area_demand_frame(conn: Connection, area: str) -> pd.DataFrame:
                     "status": req.status, "entries": 0, "accounts": 0, "arr": 0.0,
                     "enterprise_arr": 0.0, "dealbreaker_entries": 0,
                     "open_opportunity_value": 0.0, "first_asked": pd.NaT,
-                    "last_asked": pd.NaT, "segment_mix": "",
+                    "last_asked": pd.NaT, "segment_mix": "", "highest_severity": "",
                 }
             )  # fmt: skip
             continue
@@ -165,6 +202,11 @@ def area_demand_frame(conn: Connection, area: str) -> pd.DataFrame:
                 "first_asked": f["created_at"].min(),
                 "last_asked": f["created_at"].max(),
                 "segment_mix": _segment_mix(f),
+                "highest_severity": max(
+                    (s for s in f["severity"] if s in SEVERITY_RANK),
+                    key=SEVERITY_RANK.__getitem__,
+                    default="",
+                ),
             }
         )
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
@@ -184,3 +226,26 @@ def area_demand_frame(conn: Connection, area: str) -> pd.DataFrame:
     return frame.sort_values(
         ["arr", "entries", "request_id"], ascending=[False, False, True]
     ).reset_index(drop=True)
+
+
+def top_requests(frame: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
+    """The report's "Top requests" table: open requests by the ARR of their distinct accounts
+    (then entries, then id), as JSON-safe dicts."""
+    # Sorted here too: a frame read back from its table comes in no particular order.
+    top = (
+        frame[frame["status"] == "open"]
+        .sort_values(["arr", "entries", "request_id"], ascending=[False, False, True])
+        .head(limit)
+    )
+    return [
+        {
+            "requestId": int(r.request_id),
+            "slug": r.slug,
+            "title": r.title,
+            "arr": float(r.arr),
+            "feedbackCount": int(r.entries),
+            "accountCount": int(r.accounts),
+            "highestSeverity": r.highest_severity or None,
+        }
+        for r in top.itertuples(index=False)
+    ]
