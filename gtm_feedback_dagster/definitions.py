@@ -36,6 +36,7 @@ from gtm_feedback_dagster.sensors.reminders import reminder_sensor
 from gtm_feedback_dagster.sensors.run_failures import run_failure_sensor
 from gtm_feedback_dagster.sensors.shipped import shipped_sensor
 from gtm_feedback_dagster.sensors.slack_responses import slack_response_sensor
+from gtm_feedback_dagster.sensors.source_observations import source_observation_sensor
 
 
 def build_definitions() -> dg.Definitions:
@@ -70,6 +71,7 @@ def build_definitions() -> dg.Definitions:
             shipped_sensor,
             product_area_partitions_sensor,
             run_failure_sensor,
+            source_observation_sensor,
         ],
         schedules=[
             daily_area_insights_schedule,

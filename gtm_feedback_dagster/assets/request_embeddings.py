@@ -6,13 +6,19 @@ from the table and the serving index. The `request_vectors` table is the source 
 remote serving index (Upstash Vector) is updated in the same step, before the table commits, so a
 failed index call leaves the table saying "not embedded" and the next run retries; the local faiss
 index needs nothing, as every process builds it from the table.
+
+Routing stores vectors too (for the requests it creates); `route_feedback_job` reports those as
+materializations of the areas' partitions (`routing_materializations`), so the asset's history
+shows every change of its vectors, not only this asset's own runs.
 """
 
 import time
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 from pydantic import Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.ai.embedders import EmbeddingError
 from gtm_feedback_dagster.assets.sources import feature_requests
@@ -21,6 +27,7 @@ from gtm_feedback_dagster.resources.ai import EmbedderResource, VectorIndexResou
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.retry import EMBEDDING_RETRY
 from gtm_feedback_dagster.store.schema import ProductArea
+from gtm_feedback_dagster.store.table_stats import vector_counts_by_area
 from gtm_feedback_dagster.store.vectors import (
     delete_vectors,
     deleted_request_ids,
@@ -173,3 +180,33 @@ def request_embeddings(
             "dagster/partition_row_count": embedded + len(plan.unchanged),
         },
     )
+
+
+def routing_materializations(
+    session: Session, model_id: str, vectors_written: Mapping[str, Sequence[int]]
+) -> list[dg.AssetMaterialization]:
+    """The `request_embeddings` partitions a routing run changed, as materializations.
+
+    Routing stores the vector of every request it creates (and of any request it finds without
+    a current one) in `request_vectors`, the table this asset keeps: the asset's content for
+    those areas changed, so a materialization of each area partition is the truthful event (an
+    observation would say nothing changed, and the asset would still read "last updated" at the
+    weekly re-sync while downstream `related_request_graph` looked current).
+    """
+    totals = vector_counts_by_area(session, model_id, vectors_written)
+    return [
+        dg.AssetMaterialization(
+            asset_key=request_embeddings.key,
+            partition=area,
+            description="Vectors stored by route_feedback_job for the requests it created or "
+            "found without a current vector.",
+            metadata={
+                "embedded": len(ids),
+                "request_ids": dg.MetadataValue.json(sorted(ids)[:100]),
+                "model": model_id,
+                "written_by": "route_feedback_job",
+                "dagster/partition_row_count": totals.get(area, 0),
+            },
+        )
+        for area, ids in sorted(vectors_written.items())
+    ]

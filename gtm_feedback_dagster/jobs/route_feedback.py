@@ -7,6 +7,10 @@ already applied are no longer pending, so a retry or a rerun does only what is l
 batch-level failures (a rejected API key, a wrong index dimension) fail the run without retries:
 the entries stay pending and the sensor's sweep tries them again later, up to
 `MAX_ROUTE_ATTEMPTS` runs, after which they are marked failed.
+
+The vectors a run stores (for the requests it creates) are reported as materializations of the
+`request_embeddings` partitions of those requests' areas, and the tables it writes are observed,
+so the asset graph shows when routing changed them.
 """
 
 from typing import Any
@@ -14,14 +18,25 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from gtm_feedback_dagster.assets.request_embeddings import routing_materializations
+from gtm_feedback_dagster.assets.sources import (
+    changed_observations,
+    feature_requests,
+    feedback_entries,
+    observe_sources,
+)
 from gtm_feedback_dagster.jobs.deliver_outbox import deliver_outbox_op
 from gtm_feedback_dagster.resources.ai import EmbedderResource, LLMResource, VectorIndexResource
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer
 from gtm_feedback_dagster.routing.engine import RoutingEnv, is_transient, route_batch
 from gtm_feedback_dagster.routing.judging import LLM_WAIT_RUNS
+from gtm_feedback_dagster.routing.report import BatchReport
 
 ROUTE_OP_NAME = "route_feedback_batch"
+
+# The source tables a routing run writes (entries' statuses, new requests and followers).
+ROUTING_WRITES = (feedback_entries.key, feature_requests.key)
 
 ROUTE_RETRY = dg.RetryPolicy(
     max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
@@ -44,6 +59,23 @@ def feedback_ids_of_run_config(run_config: dict[str, Any]) -> list[int]:
     except (KeyError, TypeError):
         return []
     return [int(i) for i in ids]
+
+
+def _report_asset_events(
+    context: dg.OpExecutionContext, store: StoreResource, model_id: str, report: BatchReport
+) -> None:
+    """Lineage: the vectors this run stored are materializations of their areas'
+    `request_embeddings` partitions, and the two tables it writes are observed (when changed)."""
+    try:
+        with store.session() as session:
+            materializations = routing_materializations(session, model_id, report.vectors_written)
+            observations = observe_sources(session, ROUTING_WRITES)
+        events = [*materializations, *changed_observations(context.instance, observations)]
+    except Exception as exc:  # the batch is applied; a retry would have nothing left to report
+        context.log.warning(f"could not report the run's asset events: {exc}")
+        return
+    for event in events:
+        context.log_event(event)
 
 
 @dg.op(
@@ -110,6 +142,7 @@ def route_feedback_batch(
         "routed batch of {n}: attach {attach}, ask {ask}, new {new}, failed {failed}, "
         "skipped {skipped}, waiting for the LLM {waiting}".format(n=report.requested, **counts)
     )
+    _report_asset_events(context, store, model.model_id, report)
     metadata = report.as_metadata()
     context.add_output_metadata(
         {

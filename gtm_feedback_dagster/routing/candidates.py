@@ -32,6 +32,15 @@ class RequestInfo:
     status: str
     area_slugs: tuple[str, ...]
 
+    def index_metadata(self) -> dict[str, object]:
+        """What a remote index keeps next to the vector (as `RequestForEmbedding` does)."""
+        return {
+            "title": self.title,
+            "slug": self.slug,
+            "status": self.status,
+            "areas": list(self.area_slugs),
+        }
+
 
 @dataclass(frozen=True)
 class ScoredCandidate:

@@ -71,7 +71,8 @@ from gtm_feedback_dagster.routing.decide import Decision, Thresholds, decide
 from gtm_feedback_dagster.routing.drafting import draft_new_request
 from gtm_feedback_dagster.routing.judging import LLM_WAIT_RUNS, ask_instead, prefetch_verdicts
 from gtm_feedback_dagster.routing.report import BatchReport, EntryOutcome
-from gtm_feedback_dagster.routing.search import ensure_request_vectors
+from gtm_feedback_dagster.routing.search import ensure_request_vectors as ensure_request_vectors
+from gtm_feedback_dagster.routing.search import sync_request_vectors
 from gtm_feedback_dagster.store.schema import Approval, Feedback, ProductArea
 from gtm_feedback_dagster.vectors.base import VectorHit, VectorIndex, VectorIndexError
 
@@ -182,7 +183,7 @@ def route_batch(
         return report
 
     t = time.perf_counter()
-    report.requests_embedded = ensure_request_vectors(env.session, env.embedder, env.index)
+    report.caught_up(sync_request_vectors(env.session, env.embedder, env.index))
     report.timings["ensure_vectors"] = time.perf_counter() - t
 
     # A rerun after a crash decides each entry with its own batch's state (routing.batch_state).
@@ -343,7 +344,8 @@ def _decide_and_apply(
             if outcome.created_request is not None and new_vector is not None:
                 info = outcome.created_request
                 infos[info.id] = info
-                pending_index.append((info.id, new_vector, _index_metadata(info)))
+                pending_index.append((info.id, new_vector, info.index_metadata()))
+                report.wrote_vectors(info.id, info.area_slugs)
                 created_matrix[len(created_ids)] = new_vector
                 created_ids.append(info.id)
                 created_set.add(info.id)
@@ -365,15 +367,6 @@ def _decide_and_apply(
                 raise
             log.warning("routing entry %s failed permanently: %s", entry.id, exc)
             _fail(env, report, entry.id, f"{type(exc).__name__}: {exc}")
-
-
-def _index_metadata(info: RequestInfo) -> dict[str, Any]:
-    return {
-        "title": info.title,
-        "slug": info.slug,
-        "status": info.status,
-        "areas": list(info.area_slugs),
-    }
 
 
 def _alternatives(decision: Decision, infos: dict[int, RequestInfo]) -> list[RequestInfo]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from gtm_feedback_dagster.store.vectors import RequestForEmbedding
 
 
 @dataclass
@@ -23,6 +26,10 @@ class BatchReport:
     requested: int = 0
     outcomes: list[EntryOutcome] = field(default_factory=list)
     requests_embedded: int = 0
+    # Product area slug -> ids of the requests whose vectors this run stored (requests it
+    # created, and requests it found without a current vector): the `request_embeddings`
+    # partitions it changed.
+    vectors_written: dict[str, list[int]] = field(default_factory=dict)
     stale_hits: int = 0
     embedding_tokens: int = 0
     llm_tokens: dict[str, int] = field(default_factory=dict)
@@ -39,6 +46,18 @@ class BatchReport:
     def counts(self) -> dict[str, int]:
         tiers = Counter(o.tier for o in self.outcomes)
         return {k: tiers.get(k, 0) for k in self.TIERS}
+
+    def wrote_vectors(self, request_id: int, area_slugs: Iterable[str]) -> None:
+        for slug in area_slugs:
+            ids = self.vectors_written.setdefault(slug, [])
+            if request_id not in ids:
+                ids.append(request_id)
+
+    def caught_up(self, requests: Sequence[RequestForEmbedding]) -> None:
+        """Requests found without a current vector and embedded before deciding."""
+        self.requests_embedded = len(requests)
+        for request in requests:
+            self.wrote_vectors(request.id, request.area_slugs)
 
     def counts_by_note(self, note: str) -> int:
         return sum(1 for o in self.outcomes if o.note == note)

@@ -28,7 +28,12 @@ from gtm_feedback_dagster.routing.candidates import (
 )
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer, RankedMatch
 from gtm_feedback_dagster.runtime import Runtime, open_vector_index
-from gtm_feedback_dagster.store.vectors import load_matrix, plan_sync, upsert_vectors
+from gtm_feedback_dagster.store.vectors import (
+    RequestForEmbedding,
+    load_matrix,
+    plan_sync,
+    upsert_vectors,
+)
 from gtm_feedback_dagster.vectors.base import VectorHit, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -134,6 +139,16 @@ def ensure_request_vectors(
     put the new vectors into the table and the serving index. Returns how many; one query when
     everything is current. `repair` first refills an index that lost vectors (routing does,
     before deciding; a search skips it, since counting a remote index is a call per search)."""
+    return len(sync_request_vectors(session, embedder, index, repair))
+
+
+def sync_request_vectors(
+    session: Callable[[], AbstractContextManager[Session]],
+    embedder: Embedder,
+    index: VectorIndex,
+    repair: bool = True,
+) -> list[RequestForEmbedding]:
+    """`ensure_request_vectors`, returning the requests it embedded (with their areas)."""
     with session() as s:
         plan = plan_sync(s, embedder.model_id)
         repaired = (
@@ -146,7 +161,7 @@ def ensure_request_vectors(
             repaired,
         )
     if not plan.to_embed:
-        return 0
+        return []
     vectors = embedder.embed([r.text for r in plan.to_embed])
     with session() as s:
         upsert_vectors(
@@ -156,7 +171,7 @@ def ensure_request_vectors(
         index.upsert(
             [r.id for r in plan.to_embed], vectors, [r.index_metadata() for r in plan.to_embed]
         )
-    return len(plan.to_embed)
+    return list(plan.to_embed)
 
 
 @dataclass
