@@ -6,8 +6,8 @@ routing created under a new name ("Upserts by primary key") next to the existing
 ("Deduplication of records on ingest") is missed. Here each open request is a TF-IDF vector of
 its title, description and confirmed entries' text (`analytics/text_themes.py`); a pair is a
 candidate when the two are each other's nearest request and their cosine is at least
-`threshold`. The threshold is a first guess checked only on hand-built data, not measured on
-the demo generator's truth yet.
+`threshold`. Measured on the demo generator's truth (`bench/duplicates.py`, docs/benchmarks.md):
+at 0.35, 7 of 8 pairs right but 7% of the duplicate requests found.
 """
 
 from __future__ import annotations
