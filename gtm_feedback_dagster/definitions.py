@@ -18,6 +18,7 @@ from gtm_feedback_dagster.assets.weekly_digest import weekly_digest
 from gtm_feedback_dagster.jobs.analytics import area_insights_job, weekly_digest_job
 from gtm_feedback_dagster.jobs.deliver_outbox import deliver_outbox_job
 from gtm_feedback_dagster.jobs.embeddings import request_embeddings_job
+from gtm_feedback_dagster.jobs.merge_proposals import propose_merges_job
 from gtm_feedback_dagster.jobs.notify_shipped import notify_shipped_job
 from gtm_feedback_dagster.jobs.resolve_slack_responses import resolve_slack_responses_job
 from gtm_feedback_dagster.jobs.route_feedback import route_feedback_job
@@ -29,6 +30,7 @@ from gtm_feedback_dagster.schedules.embedding_resync import embedding_resync_sch
 from gtm_feedback_dagster.schedules.routing_calibration import weekly_routing_calibration_schedule
 from gtm_feedback_dagster.schedules.weekly_digest import weekly_digest_schedule
 from gtm_feedback_dagster.sensors.firehose import firehose_sensor
+from gtm_feedback_dagster.sensors.merge_proposals import merge_proposal_sensor
 from gtm_feedback_dagster.sensors.new_feedback import new_feedback_sensor
 from gtm_feedback_dagster.sensors.outbox import outbox_sensor
 from gtm_feedback_dagster.sensors.product_area_partitions import product_area_partitions_sensor
@@ -61,6 +63,7 @@ def build_definitions() -> dg.Definitions:
             area_insights_job,
             weekly_digest_job,
             routing_calibration_job,
+            propose_merges_job,
         ],
         sensors=[
             new_feedback_sensor,
@@ -72,6 +75,7 @@ def build_definitions() -> dg.Definitions:
             product_area_partitions_sensor,
             run_failure_sensor,
             source_observation_sensor,
+            merge_proposal_sensor,
         ],
         schedules=[
             daily_area_insights_schedule,

@@ -178,30 +178,33 @@ def digest_command(as_of: str | None, post: bool, as_json: bool) -> None:
 def duplicates_command(
     area: str | None, min_similarity: float, limit: int, titles_only: bool
 ) -> None:
-    """List likely duplicate requests, with the merge command: pairs from the related-request
-    graph (titles) and open requests whose customers' feedback says the same thing."""
-    from gtm_feedback_dagster.requests.evidence_duplicates import evidence_duplicate_candidates
-    from gtm_feedback_dagster.requests.merge import duplicate_candidates
+    """List likely duplicate requests, with the merge command and where their merge proposal
+    stands: pairs from the related-request graph (titles) and open requests whose customers'
+    feedback says the same thing. Pairs kept apart ("keep both") are left out."""
+    from gtm_feedback_dagster.requests.merge_proposals import likely_duplicates, proposal_states
 
     settings = load_settings()
     with session_scope(settings.database_url) as session:
-        found = duplicate_candidates(session, area, min_similarity, limit)
-        if not titles_only:
-            seen = {frozenset((c.duplicate_id, c.target_id)) for c in found}
-            for c in evidence_duplicate_candidates(session, area, limit=limit):
-                if frozenset((c.duplicate_id, c.target_id)) not in seen:
-                    found.append(c)
+        found = likely_duplicates(session, area, min_similarity, limit, titles_only=titles_only)
+        states = proposal_states(session, [(c.duplicate_id, c.target_id) for c in found])
     if not found:
         click.echo(
             f"no likely duplicates at similarity >= {min_similarity} (the graph is built by the "
             "related_request_graph asset)" + ("" if titles_only else " nor by feedback text")
         )
         return
-    for c in found[:limit]:
+    for c in found:
+        state = states.get((min(c.duplicate_id, c.target_id), max(c.duplicate_id, c.target_id)))
+        proposal = (
+            f"proposal {state.status} to {state.recipient} on {state.created_at:%Y-%m-%d}"
+            if state
+            else "not proposed yet (propose_merges_job, after the graph's next run)"
+        )
         click.echo(
             f"{c.similarity:.3f}  #{c.duplicate_id} {c.duplicate_title}   [{c.basis}]\n"
             f"       ~ #{c.target_id} {c.target_title}\n"
-            f"       {c.merge_command}"
+            f"       {c.merge_command}\n"
+            f"       {proposal}"
         )
 
 

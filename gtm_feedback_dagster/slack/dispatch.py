@@ -4,6 +4,7 @@ case, and closes or retries it. `resolve_slack_responses_job` is its Dagster she
 Row kinds and who acts on them:
 - approval clicks (`block_actions`) and `gtm-feedback approvals approve|reject`:
   `routing.approvals.decide`;
+- Merge / Keep both clicks on a merge proposal: `requests.merge_answers.decide`;
 - `:gtm-feedback:` reactions and "Add Feedback" modal submissions: `feedback.capture`;
 - `/shipped <request>`: `requests.shipping.ship_from_command`;
 - the message shortcut only opens the modal (answered by the HTTP route): closed as is.
@@ -29,10 +30,11 @@ from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.ai.embedders import EmbeddingError
 from gtm_feedback_dagster.feedback.capture import capture_modal, capture_reaction
-from gtm_feedback_dagster.messaging import blocks
+from gtm_feedback_dagster.messaging import blocks, merge_blocks
 from gtm_feedback_dagster.messaging.replies import InboxError, queue_reply, slack_reply
 from gtm_feedback_dagster.messaging.slack_client import redact
 from gtm_feedback_dagster.messaging.slack_errors import classify_error
+from gtm_feedback_dagster.requests import merge_answers
 from gtm_feedback_dagster.requests.shipping import ship_from_command
 from gtm_feedback_dagster.routing.approvals import decide
 from gtm_feedback_dagster.routing.engine import is_transient as routing_is_transient
@@ -121,7 +123,12 @@ def resolve_inbox(
                         inbox.mark_processed(session, inbox_id, error=message)
                     reply = exc.reply if isinstance(exc, InboxError) else None
                     if reply is None and payload.get("type") == "block_actions":
-                        reply = slack_reply(payload, blocks.APPROVAL_FAILED_TEXT)
+                        reply = slack_reply(
+                            payload,
+                            merge_blocks.MERGE_PROPOSAL_FAILED_TEXT
+                            if payload.get("merge_proposal")
+                            else blocks.APPROVAL_FAILED_TEXT,
+                        )
                     if reply is not None:
                         queue_reply(session, f"inbox-reply:{inbox_id}", reply)
             (report.retrying if retrying else report.failed).append(inbox_id)
@@ -137,6 +144,8 @@ def _dispatch(rt: Runtime, inbox_id: int, kind: str, payload: dict[str, Any], no
         inbox.mark_processed(session, inbox_id)
 
     kind_of_payload = payload.get("type")
+    if kind_of_payload == "block_actions" and payload.get("merge_proposal"):
+        return merge_answers.decide(rt, inbox_id, payload, now, done)
     if kind_of_payload == "block_actions":
         return decide(rt, inbox_id, payload, now, done)
     if kind_of_payload == "reaction_added":

@@ -18,7 +18,7 @@ from gtm_feedback_dagster.core.validation import (
     parse_links,
     parse_severity,
 )
-from gtm_feedback_dagster.messaging import blocks, modal
+from gtm_feedback_dagster.messaging import blocks, merge_blocks, modal
 from gtm_feedback_dagster.messaging.slack_client import allowed_response_url
 
 USER_ID = re.compile(r"^[UWB][A-Z0-9]{2,30}$")
@@ -120,12 +120,80 @@ def approval_action(
     }
 
 
+def merge_proposal_action(
+    duplicate_id: int,
+    target_id: int,
+    decision: str,
+    *,
+    source: str,
+    user_id: str | None = None,
+    channel_id: str | None = None,
+    message_ts: str | None = None,
+    response_url: str | None = None,
+    actor: str | None = None,
+    action_ts: str | None = None,
+) -> dict[str, Any]:
+    """The stored shape of a Merge / Keep both click on a merge proposal."""
+    return {
+        "type": "block_actions",
+        "source": source,
+        "action_id": merge_blocks.MERGE_PROPOSAL_MERGE_ACTION_ID
+        if decision == "merge"
+        else merge_blocks.MERGE_PROPOSAL_KEEP_ACTION_ID,
+        "value": merge_blocks.merge_proposal_action_value(duplicate_id, target_id, decision),
+        "merge_proposal": True,
+        "duplicate_id": duplicate_id,
+        "target_id": target_id,
+        "decision": decision,
+        "user_id": user_id,
+        "channel_id": channel_id,
+        "message_ts": message_ts,
+        "response_url": response_url,
+        "actor": actor,
+        "action_ts": action_ts,
+    }
+
+
+def _click_context(payload: dict[str, Any], action: dict[str, Any]) -> dict[str, Any]:
+    """Who clicked, on which message, and where to answer: the fields every click keeps."""
+    user = _dict(payload.get("user"), "user")
+    container = payload.get("container") if isinstance(payload.get("container"), dict) else {}
+    channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}
+    message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+    response_url = payload.get("response_url")
+    return {
+        "user_id": _id(user.get("id"), USER_ID, "user.id"),
+        "channel_id": _id(
+            container.get("channel_id") or channel.get("id"), CHANNEL_ID, "channel", False
+        ),
+        "message_ts": _id(
+            container.get("message_ts") or message.get("ts"), MESSAGE_TS, "message ts", False
+        ),
+        "response_url": response_url if allowed_response_url(response_url) else None,
+        "action_ts": _id(action.get("action_ts"), MESSAGE_TS, "action_ts", required=False),
+    }
+
+
 def block_action(payload: dict[str, Any]) -> dict[str, Any] | None:
-    """An approval button click, or None for other actions (e.g. link buttons)."""
+    """An approval or merge proposal button click, or None for other actions (e.g. link
+    buttons)."""
     actions = payload.get("actions")
     if not isinstance(actions, list) or not actions:
         raise PayloadError("block_actions without actions")
     action = _dict(actions[0], "actions[0]")
+    if action.get("action_id") in (
+        merge_blocks.MERGE_PROPOSAL_MERGE_ACTION_ID,
+        merge_blocks.MERGE_PROPOSAL_KEEP_ACTION_ID,
+    ):
+        try:
+            duplicate_id, target_id, decision = merge_blocks.parse_merge_proposal_action_value(
+                str(action.get("value") or "")
+            )
+        except ValueError as exc:
+            raise PayloadError(str(exc)) from None
+        return merge_proposal_action(
+            duplicate_id, target_id, decision, source="slack", **_click_context(payload, action)
+        )
     if action.get("action_id") not in (
         blocks.APPROVAL_APPROVE_ACTION_ID,
         blocks.APPROVAL_DECLINE_ACTION_ID,
@@ -135,25 +203,7 @@ def block_action(payload: dict[str, Any]) -> dict[str, Any] | None:
         approval_id, decision = blocks.parse_approval_action_value(str(action.get("value") or ""))
     except ValueError as exc:
         raise PayloadError(str(exc)) from None
-    user = _dict(payload.get("user"), "user")
-    container = payload.get("container") if isinstance(payload.get("container"), dict) else {}
-    channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}
-    message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
-    response_url = payload.get("response_url")
-    return approval_action(
-        approval_id,
-        decision,
-        source="slack",
-        user_id=_id(user.get("id"), USER_ID, "user.id"),
-        channel_id=_id(
-            container.get("channel_id") or channel.get("id"), CHANNEL_ID, "channel", False
-        ),
-        message_ts=_id(
-            container.get("message_ts") or message.get("ts"), MESSAGE_TS, "message ts", False
-        ),
-        response_url=response_url if allowed_response_url(response_url) else None,
-        action_ts=_id(action.get("action_ts"), MESSAGE_TS, "action_ts", required=False),
-    )
+    return approval_action(approval_id, decision, source="slack", **_click_context(payload, action))
 
 
 def _state_value(values: dict[str, Any], block_id: str, action_id: str) -> Any:

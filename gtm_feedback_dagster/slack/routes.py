@@ -161,8 +161,13 @@ class SlackEndpoints:
                     return Response(status_code=200)
                 # A redelivered click (same action_ts) is dropped; a new click after a failure
                 # is a new row (processing is idempotent: a late one is told it was handled).
+                subject = (
+                    f"merge:{action['duplicate_id']}:{action['target_id']}"
+                    if action.get("merge_proposal")
+                    else str(action["approval_id"])
+                )
                 key = (
-                    f"action:{action['approval_id']}:{action['decision']}:{action['user_id']}:"
+                    f"action:{subject}:{action['decision']}:{action['user_id']}:"
                     f"{action['action_ts'] or ''}"
                 )
                 await self._store("interaction", key, action)

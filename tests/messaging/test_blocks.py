@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from gtm_feedback_dagster.messaging import blocks, modal, mrkdwn
+from gtm_feedback_dagster.messaging import blocks, merge_blocks, modal, mrkdwn
 
 APP = "https://feedback.example.com"
 SLUG = "export-dashboards-to-pdf"
@@ -43,7 +43,22 @@ def builders(title: str, pain: str, name: str) -> list[Message]:
         APP, 7, title, SLUG, pain, "high", [(title, "other-a"), (name, "other-b"), ("c", "c")]
     )
     question = blocks.first_section_text(request[1])
+    proposal = merge_blocks.merge_proposal_message(
+        APP,
+        name,
+        merge_blocks.ProposedRequest(12, title, SLUG, 1, 1, 9.9e11),
+        merge_blocks.ProposedRequest(7, pain, "other-a", 46, 30, 7.45e6),
+        0.8123,
+        name,
+    )
     return [
+        proposal,
+        merge_blocks.merge_proposal_decision_message(
+            proposal[1], merge_blocks.merged_status_text(12, 7, f"web:{name}", 3, 1), title
+        ),
+        merge_blocks.merge_proposal_decision_message(
+            None, merge_blocks.kept_both_status_text(12, 7, name), pain
+        ),
         blocks.confirmation_message(APP, title, SLUG, pain, "high"),
         request,
         blocks.new_request_created_message(APP, title, SLUG, pain, None),
