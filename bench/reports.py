@@ -2,8 +2,9 @@
 LLM is configured, so the deterministic narrative and theme names are used).
 
 Timed, all in one process on a database whose related-request graph is built:
-- `asset`: the `area_insight_report` asset materialized for every `product_area` partition on a
-  real Dagster instance (load, maths, chart PNG, Markdown, stored report, metadata);
+- `asset`: the `area_demand` and `area_insight_report` assets materialized for every
+  `product_area` partition on a real Dagster instance, as `area_insights_job` does (the demand
+  table, then load, maths, chart PNG, Markdown, stored report, metadata);
 - `domain`: the same steps without Dagster, split into load / build / render / save;
 - baselines in the same run: one plain SQL query loading every (entry, area) row the reports read
   (`feedback JOIN request_areas`), and — for scale > 1 — the same asset pass at 1x.
@@ -34,11 +35,13 @@ from bench.databases import graph_database
 from gtm_feedback_dagster.analytics.data import load_area_data, previous_report, save_report
 from gtm_feedback_dagster.analytics.render import render_chart_png, render_markdown
 from gtm_feedback_dagster.analytics.report import build_report
+from gtm_feedback_dagster.assets.area_demand import IO_MANAGER_KEY, area_demand
 from gtm_feedback_dagster.assets.area_insight_report import area_insight_report
 from gtm_feedback_dagster.core.request_graph import DEFAULT_CLUSTER_THRESHOLD
 from gtm_feedback_dagster.partitions import product_area_partitions
 from gtm_feedback_dagster.resources.ai import LLMResource
 from gtm_feedback_dagster.resources.store import StoreResource
+from gtm_feedback_dagster.resources.table_io import DatabaseTableIOManager
 from gtm_feedback_dagster.store.db import engine_for, session_scope
 from gtm_feedback_dagster.store.schema import ProductArea, utcnow
 
@@ -59,8 +62,12 @@ def asset_pass(url: str, instance: dg.DagsterInstance, slugs: list[str]) -> dict
     """Seconds per area of one materialization of each partition."""
     job = partitioned_asset_job(
         "bench_area_insight_report",
-        [area_insight_report],
-        {"store": StoreResource(database_url=url), "llm": LLMResource()},
+        [area_demand, area_insight_report],
+        {
+            "store": StoreResource(database_url=url),
+            "llm": LLMResource(),
+            IO_MANAGER_KEY: DatabaseTableIOManager(database_url=url),
+        },
     )
     per_area: dict[str, float] = {}
     for slug in slugs:

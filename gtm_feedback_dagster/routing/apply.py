@@ -337,3 +337,24 @@ def load_pending(
         EntrySnapshot(r[0], r[1] or "", r[2], r[3], r[4] or 0, tuple(n for n in (r[5], r[6]) if n))
         for r in rows
     ]
+
+
+def snapshot_of(session: Session, entry: Feedback) -> EntrySnapshot:
+    """One entry as routing reads it, with its account and submitter names (which a drafted
+    title must not contain) — for the paths that create a request outside a batch: a declined
+    approval, a triage decision."""
+    names = session.execute(
+        select(Account.name, User.name)
+        .select_from(Feedback)
+        .outerjoin(Account, Account.id == Feedback.account_id)
+        .outerjoin(User, User.id == Feedback.submitter_id)
+        .where(Feedback.id == entry.id)
+    ).first()
+    return EntrySnapshot(
+        entry.id,
+        entry.customer_pain or "",
+        entry.severity,
+        entry.submitter_id,
+        entry.attempts,
+        tuple(n for n in (names or ()) if n),
+    )

@@ -35,7 +35,7 @@ from gtm_feedback_dagster.messaging.outbox import (
     enqueue,
 )
 from gtm_feedback_dagster.messaging.replies import Done, InboxError, queue_reply, slack_reply
-from gtm_feedback_dagster.routing.apply import EntrySnapshot, apply_new_request
+from gtm_feedback_dagster.routing.apply import apply_new_request, snapshot_of
 from gtm_feedback_dagster.routing.candidates import ScoredCandidate, load_request_infos
 from gtm_feedback_dagster.routing.decide import Decision
 from gtm_feedback_dagster.routing.drafting import draft_new_request
@@ -304,9 +304,7 @@ def to_new_request(
             raise InboxError(f"unknown approval #{approval_id}")
         entry = session.get(Feedback, info.feedback_id)
         assert entry is not None
-        snapshot = EntrySnapshot(
-            entry.id, entry.customer_pain or "", entry.severity, entry.submitter_id, entry.attempts
-        )
+        snapshot = snapshot_of(session, entry)
         declined = load_request_infos(session, [info.request_id]).get(info.request_id)
         areas = _areas(session)
     if info.status != "pending":
@@ -327,7 +325,7 @@ def to_new_request(
     draft = vector = embedder = None
     if needs_request:
         neighbours = [ScoredCandidate(declined, info.confidence)] if declined else []
-        draft = draft_new_request(snapshot.pain, neighbours, areas, rt.llm)
+        draft = draft_new_request(snapshot.pain, neighbours, areas, rt.llm, names=snapshot.names)
         embedder = rt.embedder
         vector = embedder.embed([request_text(draft.title, draft.description)])[0]
     decision = Decision(

@@ -114,13 +114,37 @@ _DANGLING = re.compile(
 )
 
 
+# Company-form words dropped to get the name people say ("Sablewood Logistics Inc" -> "Sablewood").
+_COMPANY_WORDS = re.compile(
+    r"\b(?:inc|incorporated|llc|ltd|limited|corp|corporation|co|company|group|holdings|gmbh|ag|"
+    r"sa|plc|bv)\b\.?",
+    re.IGNORECASE,
+)
+
+
+def name_variants(names: Sequence[str]) -> set[str]:
+    """The names as notes write them: the full name, without company-form words, and the first
+    word of a name of several ("Bellwether Wireless" -> "Bellwether": "Folks at Bellwether")
+    when it is capitalised and at least 3 letters."""
+    out: set[str] = set()
+    for raw in names:
+        name = squash_whitespace(raw or "")
+        if len(name) < 2:
+            continue
+        out.add(name)
+        short = squash_whitespace(_COMPANY_WORDS.sub(" ", name)).strip(" ,.&")
+        if len(short) >= 2:
+            out.add(short)
+        words = short.split()
+        if len(words) > 1 and len(words[0]) >= 3 and words[0][0].isupper():
+            out.add(words[0])
+    return out
+
+
 def _name_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
-    """Matches any of the customer / account / people names (whole words, any case)."""
-    parts = sorted(
-        {squash_whitespace(n) for n in names if n and len(squash_whitespace(n)) >= 2},
-        key=len,
-        reverse=True,
-    )
+    """Matches any of the customer / account / people names (whole words, any case), in the
+    forms `name_variants` gives."""
+    parts = sorted(name_variants(names), key=len, reverse=True)
     if not parts:
         return None
     alternatives = "|".join(re.escape(p) for p in parts)
@@ -171,7 +195,7 @@ _ASK_LEAD = re.compile(
     r"(?:(?:they(?:'d| would)?|we|customers?|folks(?: at \w+)?|their [\w ]{1,30}?)?\s*"
     r"(?:really |still |just |also )?"
     r"(?:want(?:s|ed)?|need(?:s|ed)?|would (?:love|like)|'d (?:love|like)|"
-    r"(?:are |is )?(?:looking for|asking for|hoping for)|keep(?:s)? (?:coming back to|asking for)|"
+    r"(?:are |is )?(?:looking for|asking for|asking about|hoping for)|keep(?:s)? (?:coming back to|asking for)|"
     r"(?:any plans for|anything on the roadmap for|can we get(?: them)?|"
     r"hoping we can (?:ship|get|add)))\s+)?(?:to have |to get |a way to |an? |the )?",
     re.IGNORECASE,
@@ -198,13 +222,16 @@ _ASIDE_CUES = re.compile(
 
 
 _TRAILING = re.compile(
-    r"\s+(?:on the roadmap|this (?:half|quarter|year)|soon|asap|for them)\s*$", re.IGNORECASE
+    r"\s+(?:on the roadmap|this (?:half|quarter|year)|soon|asap|for them|again)\s*$",
+    re.IGNORECASE,
 )
 
 
 _FILLER = re.compile(
     r"^(?:honestly|today|basically|apparently|also|so|right now|currently)[,:]?\s+"
-    r"|^they told me (?:that )?(?=they )",
+    r"|^they told me (?:that )?(?=they )"
+    r"|^(?:the |their )?(?:biggest |main |real )?(?:problem|issue|gripe|pain point|complaint) "
+    r"is(?: that)?\s+",
     re.IGNORECASE,
 )
 
@@ -272,8 +299,9 @@ def _without_names(text: str, names: Sequence[str]) -> str:
 
 
 def _title_from(sentence: str, is_ask: bool, text: str, names: Sequence[str]) -> str:
-    best = _need_phrase(sentence) if is_ask else sentence
-    best = _without_names(best, names)
+    # Names first: "Sablewood asking about X" has its ask lead only once the name is gone.
+    best = _without_names(sentence, names)
+    best = _need_phrase(best) if is_ask else best
     best = _FILLER.sub("", _TRAILING.sub("", best.rstrip(" .!?"))).strip()
     clause = _CLAUSE_BREAK.split(best)[0].strip()
     title = clause if len(clause) >= TITLE_MIN else best

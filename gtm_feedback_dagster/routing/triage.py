@@ -20,7 +20,7 @@ from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.core.text import request_text
 from gtm_feedback_dagster.messaging import blocks
 from gtm_feedback_dagster.messaging.outbox import enqueue
-from gtm_feedback_dagster.routing.apply import EntrySnapshot, apply_new_request
+from gtm_feedback_dagster.routing.apply import apply_new_request, snapshot_of
 from gtm_feedback_dagster.routing.candidates import ScoredCandidate, load_request_infos
 from gtm_feedback_dagster.routing.decide import Decision
 from gtm_feedback_dagster.routing.drafting import draft_new_request
@@ -162,9 +162,7 @@ def create(rt: Runtime, entry_id: int, actor: str) -> str:
             raise LookupError(f"unknown entry #{entry_id}")
         if not session.scalar(select(Feedback.id).where(Feedback.id == entry_id, in_triage())):
             return ALREADY
-        snapshot = EntrySnapshot(
-            entry.id, entry.customer_pain or "", entry.severity, entry.submitter_id, entry.attempts
-        )
+        snapshot = snapshot_of(session, entry)
         suggested = _suggestion(session, entry_id)
         declined = load_request_infos(session, [suggested]).get(suggested) if suggested else None
         areas = [
@@ -172,7 +170,7 @@ def create(rt: Runtime, entry_id: int, actor: str) -> str:
             for a in session.scalars(select(ProductArea).order_by(ProductArea.id))
         ]
     neighbours = [ScoredCandidate(declined, 0.0)] if declined else []
-    draft = draft_new_request(snapshot.pain, neighbours, areas, rt.llm)
+    draft = draft_new_request(snapshot.pain, neighbours, areas, rt.llm, names=snapshot.names)
     embedder = rt.embedder
     vector = embedder.embed([request_text(draft.title, draft.description)])[0]
     decision = Decision(

@@ -15,6 +15,8 @@ from gtm_feedback_dagster.routing.drafting import (
     deterministic_draft,
     draft_description,
     draft_title,
+    name_variants,
+    title_problems,
     vote_areas,
 )
 from gtm_feedback_dagster.store import repo
@@ -130,3 +132,43 @@ def test_title_states_the_need_not_the_sales_note_context(pain: str, title: str)
     assert draft_title(pain) == title
     description = draft_description(pain)
     assert "Dealbreaker" not in description and "call" not in description.lower()
+
+
+@pytest.mark.parametrize(
+    ("pain", "names", "title"),
+    [
+        (
+            "Folks at Bellwether find the white UI harsh on big monitors at night.",
+            ("Bellwether Wireless", "Sarah Chen"),
+            "Folks find the white UI harsh on big monitors at night",
+        ),
+        (
+            "Sablewood asking about duplicate-free loads again.",
+            ("Sablewood Logistics Inc", "Dan Roe"),
+            "Duplicate-free loads",
+        ),
+        (
+            "Biggest gripe is that their analysts wait hours for models to finish.",
+            ("Acme",),
+            "Their analysts wait hours for models to finish",
+        ),
+    ],
+)
+def test_titles_drop_the_short_name_notes_use_for_the_account(
+    pain: str, names: tuple[str, ...], title: str
+) -> None:
+    drafted = draft_title(pain, names)
+    assert drafted == title
+    assert title_problems(drafted, names) == []
+
+
+def test_name_variants_are_the_forms_notes_write() -> None:
+    assert name_variants(["Sablewood Logistics Inc", "Ana Lopez", "X", "", "acme corp"]) == {
+        "Sablewood Logistics Inc",
+        "Sablewood Logistics",
+        "Sablewood",
+        "Ana Lopez",
+        "Ana",
+        "acme corp",
+        "acme",
+    }

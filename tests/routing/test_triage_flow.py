@@ -165,6 +165,9 @@ def test_create_from_triage_through_the_cli(
         entry = s.get(Feedback, world.entry_id)
         assert entry is not None and entry.match_type == "new_request"
         assert entry.request_id != world.request_id
+        created = s.get(Request, entry.request_id)
+        # The pain is "Acme cannot get invoices in euros": the title drops the account's name.
+        assert created is not None and "acme" not in created.title.lower(), created.title
 
 
 def test_the_old_behaviour_stays_a_setting(sqlite_url: str, local_embedder: Any) -> None:
@@ -173,5 +176,8 @@ def test_the_old_behaviour_stays_a_setting(sqlite_url: str, local_embedder: Any)
     before = _requests(sqlite_url)
     assert _decline(world, rt) == "rejected"
     assert _requests(sqlite_url) == before + 1
+    with session_scope(sqlite_url) as s:
+        newest = s.scalars(select(Request).order_by(Request.id.desc()).limit(1)).one()
+        assert "acme" not in newest.title.lower(), newest.title
     with session_scope(sqlite_url) as s:
         assert waiting_entries(s) == []
