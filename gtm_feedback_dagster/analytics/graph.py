@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,11 +21,12 @@ from gtm_feedback_dagster.core.request_graph import (
     DuplicatePair,
     GraphParams,
     Neighbour,
+    StoredRows,
     best_related,
     clusters,
     duplicate_pairs,
     knn_edges,
-    requests_to_recompute,
+    stale_queries,
 )
 from gtm_feedback_dagster.store.schema import (
     ProductArea,
@@ -86,35 +87,212 @@ def load_vectors(session: Session) -> VectorSet:
 
 
 @dataclass(frozen=True)
-class StoredEdge:
-    request_id: int
-    related_id: int
-    similarity: float
-    rank: int
-    computed_at: datetime
+class VectorFingerprint:
+    """A cheap summary of the vectors `load_vectors` would return: the chosen (model, dim), how
+    many, the sum of their ids and their newest `updated_at`. A merge, a new or a re-stored
+    vector changes it."""
+
+    model_id: str
+    dim: int
+    count: int
+    id_sum: int
+    newest: datetime | None
+    skipped_other_models: int
 
 
-def load_area_relations(session: Session, area_id: int) -> dict[int, list[StoredEdge]]:
-    """Stored neighbour rows of every request tagged with the area (merged ones included, so
-    their leftovers can be dropped)."""
+def vector_fingerprint(session: Session) -> VectorFingerprint | None:
+    """One aggregate query; None when no request has a vector."""
+    groups = session.execute(
+        select(
+            RequestVector.model_id,
+            RequestVector.dim,
+            func.count(),
+            func.sum(RequestVector.request_id),
+            func.max(RequestVector.updated_at),
+            func.min(RequestVector.request_id),
+        )
+        .join(Request, Request.id == RequestVector.request_id)
+        .where(Request.status != "merged")
+        .group_by(RequestVector.model_id, RequestVector.dim)
+    ).all()
+    if not groups:
+        return None
+    # load_vectors' choice: the most common (model, dim), ties to the one seen first in id order.
+    model_id, dim, count, id_sum, newest, _ = min(groups, key=lambda g: (-g[2], g[5]))
+    total = sum(int(g[2]) for g in groups)
+    return VectorFingerprint(
+        model_id, int(dim), int(count), int(id_sum), newest, total - int(count)
+    )
+
+
+@dataclass
+class _CachedVectors:
+    url: str
+    fingerprint: VectorFingerprint
+    vectors: VectorSet
+
+
+# One database's vectors per process: every area's graph (a partition per run, or all areas in
+# one process) reads the same 29k-row matrix, which costs ~0.6 s to load.
+_vector_cache: _CachedVectors | None = None
+
+
+def cached_vectors(session: Session) -> VectorSet:
+    """`load_vectors`, reusing this process's last result while the fingerprint is unchanged;
+    when it changed and the model did not, only the vectors that are new or re-stored since are
+    read. Callers must not modify the returned set."""
+    global _vector_cache
+    fingerprint = vector_fingerprint(session)
+    if fingerprint is None:
+        return load_vectors(session)
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    cached = _vector_cache
+    if cached is not None and cached.url == url and cached.fingerprint == fingerprint:
+        return cached.vectors
+    vectors: VectorSet | None = None
+    if (
+        cached is not None
+        and cached.url == url
+        and (cached.fingerprint.model_id, cached.fingerprint.dim)
+        == (fingerprint.model_id, fingerprint.dim)
+        and cached.fingerprint.newest is not None
+    ):
+        vectors = _refreshed_vectors(session, cached.vectors, cached.fingerprint, fingerprint)
+    if vectors is None:
+        vectors = load_vectors(session)
+    _vector_cache = _CachedVectors(url, fingerprint, vectors)
+    return vectors
+
+
+def clear_vector_cache() -> None:
+    global _vector_cache
+    _vector_cache = None
+
+
+def _refreshed_vectors(
+    session: Session, old: VectorSet, was: VectorFingerprint, now: VectorFingerprint
+) -> VectorSet | None:
+    """`old` brought up to date: the current ids (a cheap id-only query), the rows stored after
+    the old newest `updated_at` or missing from `old`. None when the result does not match
+    `now` (then everything is read again)."""
+    in_corpus = and_(
+        Request.status != "merged",
+        RequestVector.model_id == now.model_id,
+        RequestVector.dim == now.dim,
+    )
+    ids = list(
+        session.scalars(
+            select(RequestVector.request_id)
+            .join(Request, Request.id == RequestVector.request_id)
+            .where(in_corpus)
+            .order_by(RequestVector.request_id)
+        )
+    )
+    if len(ids) != now.count or sum(ids) != now.id_sum:
+        return None
+    columns = (RequestVector.request_id, RequestVector.vector, RequestVector.updated_at)
+    fresh = {
+        r.request_id: r
+        for r in session.execute(
+            select(*columns)
+            .join(Request, Request.id == RequestVector.request_id)
+            .where(in_corpus, RequestVector.updated_at > was.newest)
+        )
+    }
+    missing = [rid for rid in ids if rid not in old.positions and rid not in fresh]
+    for chunk in id_chunks(missing):
+        fresh.update(
+            (r.request_id, r)
+            for r in session.execute(
+                select(*columns)
+                .join(Request, Request.id == RequestVector.request_id)
+                .where(in_corpus, RequestVector.request_id.in_(chunk))
+            )
+        )
+    kept = [i for i, rid in enumerate(ids) if rid not in fresh]
+    matrix = np.empty((len(ids), now.dim), dtype=np.float32)
+    if kept:
+        matrix[kept] = old.matrix[[old.positions[ids[i]] for i in kept]]
+    updated_at = {rid: old.updated_at[rid] for rid in ids if rid not in fresh}
+    if fresh:
+        position = {rid: i for i, rid in enumerate(ids)}
+        fresh_ids = sorted(fresh)
+        matrix[[position[rid] for rid in fresh_ids]] = bytes_to_matrix(
+            [fresh[rid].vector for rid in fresh_ids], now.dim
+        )
+        updated_at.update((rid, fresh[rid].updated_at.timestamp()) for rid in fresh_ids)
+    return VectorSet(
+        ids=ids,
+        matrix=matrix,
+        updated_at=updated_at,
+        model_id=now.model_id,
+        skipped_other_models=now.skipped_other_models,
+        positions={rid: i for i, rid in enumerate(ids)},
+    )
+
+
+def load_area_row_summaries(session: Session, area_id: int) -> dict[int, StoredRows]:
+    """Per request tagged with the area (merged ones included, so their leftovers can be
+    dropped): when its stored rows were computed, how many there are and the weakest
+    similarity — one grouped query, not every row."""
     rows = session.execute(
         select(
             RequestRelation.request_id,
-            RequestRelation.related_id,
-            RequestRelation.similarity,
-            RequestRelation.rank,
-            RequestRelation.computed_at,
+            func.min(RequestRelation.computed_at),
+            func.count(),
+            func.min(RequestRelation.similarity),
         )
         .join(RequestArea, RequestArea.request_id == RequestRelation.request_id)
         .where(RequestArea.area_id == area_id)
-        .order_by(RequestRelation.request_id, RequestRelation.rank)
+        .group_by(RequestRelation.request_id)
     ).all()
-    grouped: dict[int, list[StoredEdge]] = defaultdict(list)
-    for r in rows:
-        grouped[r.request_id].append(
-            StoredEdge(r.request_id, r.related_id, r.similarity, r.rank, r.computed_at)
+    return {
+        int(rid): StoredRows(at.timestamp(), int(count), float(weakest))
+        for rid, at, count, weakest in rows
+    }
+
+
+def load_suspect_pairs(
+    session: Session, area_id: int, model_id: str | None, dim: int, since: datetime
+) -> list[tuple[int, int]]:
+    """(request_id, related_id) of the area's stored rows whose related request is no longer in
+    the corpus (merged, deleted, without a vector or with another model's) or whose vector was
+    stored after `since` — the only rows that can make their request stale."""
+    related = Request.__table__.alias("related")
+    rows = session.execute(
+        select(RequestRelation.request_id, RequestRelation.related_id)
+        .join(RequestArea, RequestArea.request_id == RequestRelation.request_id)
+        .outerjoin(related, related.c.id == RequestRelation.related_id)
+        .outerjoin(RequestVector, RequestVector.request_id == RequestRelation.related_id)
+        .where(
+            RequestArea.area_id == area_id,
+            or_(
+                related.c.id.is_(None),
+                related.c.status == "merged",
+                RequestVector.request_id.is_(None),
+                RequestVector.model_id != model_id,
+                RequestVector.dim != dim,
+                RequestVector.updated_at > since,
+            ),
         )
-    return dict(grouped)
+    ).all()
+    return [(int(q), int(r)) for q, r in rows]
+
+
+def load_area_edges(
+    session: Session, area_id: int, min_similarity: float
+) -> list[tuple[int, int, float]]:
+    """The area's stored edges at or above `min_similarity`, as plain tuples."""
+    return [
+        (int(q), int(r), float(s))
+        for q, r, s in session.execute(
+            select(
+                RequestRelation.request_id, RequestRelation.related_id, RequestRelation.similarity
+            )
+            .join(RequestArea, RequestArea.request_id == RequestRelation.request_id)
+            .where(RequestArea.area_id == area_id, RequestRelation.similarity >= min_similarity)
+        ).tuples()
+    ]
 
 
 def _upsert_relations(session: Session, values: list[dict[str, Any]]) -> None:
@@ -217,7 +395,7 @@ class GraphUpdate:
     full_refresh: bool
     model_id: str | None
     skipped_other_models: int
-    edges: list[tuple[int, int, float]]  # the area's stored edges after the update
+    edge_count: int  # the area's stored edges after the update
     duplicates: list[DuplicatePair]
     clusters: list[list[int]]
 
@@ -228,23 +406,41 @@ def update_area_graph(
     """Brings the area's rows of the related-request graph up to date, in the caller's
     transaction: recomputes only the requests whose neighbours may have changed (all of them on
     a full refresh), drops rows of merged / unembedded requests, and sets each request's related
-    request to its best neighbour at or above the related threshold."""
+    request to its best neighbour at or above the related threshold.
+
+    Incremental runs read a summary of the stored rows (one row per request) and only the rows
+    whose related request changed; the vectors come from the process's cache while unchanged.
+    """
     # The snapshot time, taken before reading: a vector written while we compute is newer than
     # our rows and gets picked up by the next run.
     computed_at = utcnow()
-    vectors = load_vectors(session)
+    vectors = cached_vectors(session)
     area_ids = area_request_ids(session, area.id, include_merged=True)
     queries = [rid for rid in area_ids if rid in vectors.positions]
     drop = [rid for rid in area_ids if rid not in vectors.positions]
-    stored = load_area_relations(session, area.id)
+    stored = load_area_row_summaries(session, area.id)
     if full_refresh:
         recompute = set(queries)
     else:
-        recompute = requests_to_recompute(
+        oldest = min((stored[q].computed_at for q in queries if q in stored), default=None)
+        pairs = (
+            load_suspect_pairs(
+                session,
+                area.id,
+                vectors.model_id,
+                int(vectors.matrix.shape[1]),
+                # A second early: only a pre-filter (the exact test is in stale_queries), so a
+                # timestamp's float round trip cannot lose a row.
+                datetime.fromtimestamp(oldest, UTC) - timedelta(seconds=1),
+            )
+            if oldest is not None
+            else []
+        )
+        recompute = stale_queries(
             queries,
             vectors.rows(queries),
-            {q: min(e.computed_at for e in stored[q]).timestamp() for q in queries if q in stored},
-            {q: [(e.related_id, e.similarity) for e in stored[q]] for q in queries if q in stored},
+            stored,
+            pairs,
             vectors.ids,
             vectors.matrix,
             vectors.updated_at,
@@ -264,13 +460,17 @@ def update_area_graph(
     )
     dropped = [rid for rid in drop if rid in stored]
     written = replace_relations(session, recomputed, new_edges, computed_at, drop=dropped)
+    edge_count = len(new_edges) + sum(
+        stored[q].count for q in queries if q not in recompute and q in stored
+    )
 
-    edges = [
-        (e.request_id, e.related_id, e.similarity)
-        for q in queries
-        if q not in recompute
-        for e in stored.get(q, ())
-    ] + [(e.request_id, e.related_id, e.similarity) for e in new_edges]
+    # Everything derived is derived from the stored rows after the write (the kept rows and the
+    # new ones), only those at or above the lowest threshold that uses them.
+    edges = load_area_edges(
+        session,
+        area.id,
+        min(params.related_threshold, params.duplicate_threshold, params.cluster_threshold),
+    )
     best = best_related(edges, params.related_threshold)
     # Like the reference's find-all-related, a request without a neighbour at or above the
     # threshold keeps the link it has (an imported or hand-set one is not erased).
@@ -290,7 +490,7 @@ def update_area_graph(
         full_refresh=full_refresh,
         model_id=vectors.model_id,
         skipped_other_models=vectors.skipped_other_models,
-        edges=edges,
+        edge_count=edge_count,
         duplicates=duplicates,
         clusters=found_clusters,
     )

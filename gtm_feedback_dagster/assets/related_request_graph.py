@@ -183,8 +183,8 @@ def related_request_graph(
     in_clusters = sum(sizes)
     yield dg.MaterializeResult(
         metadata={
-            "edges": dg.MetadataValue.int(len(update.edges)),
-            "dagster/row_count": dg.MetadataValue.int(len(update.edges)),
+            "edges": dg.MetadataValue.int(update.edge_count),
+            "dagster/row_count": dg.MetadataValue.int(update.edge_count),
             "requests": dg.MetadataValue.int(update.queries),
             "requests_without_vector": dg.MetadataValue.int(update.without_vector),
             "corpus": dg.MetadataValue.int(update.corpus),

@@ -127,6 +127,15 @@ def knn_edges(
     return edges
 
 
+@dataclass(frozen=True)
+class StoredRows:
+    """What the change detection needs of one query's stored neighbour rows."""
+
+    computed_at: float  # when the (oldest of the) rows were computed, epoch seconds
+    count: int
+    weakest: float  # the lowest stored similarity (the k-th neighbour's when count >= k)
+
+
 def requests_to_recompute(
     query_ids: Sequence[int],
     query_vectors: np.ndarray,
@@ -139,35 +148,75 @@ def requests_to_recompute(
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
     block_size: int = DEFAULT_BLOCK_SIZE,
 ) -> set[int]:
-    """Which queries' neighbour lists may differ from what is stored.
+    """Which queries' neighbour lists may differ from what is stored, from every stored row.
 
     `computed_at[q]` is when q's stored rows were computed (epoch seconds; absent = never),
-    `existing[q]` its stored (related_id, similarity) rows, `updated_at[c]` when c's vector
-    changed. A query is recomputed when its own vector changed or it has no rows yet, when one of
-    its neighbours changed or was removed, or when a vector that changed since its rows were
-    computed now beats its k-th neighbour — so an incremental run gives exactly what a full
-    rebuild would, while touching only the affected requests.
+    `existing[q]` its stored (related_id, similarity) rows. `stale_queries` does the work from a
+    per-query summary, which is what the store loads.
+    """
+    stored = {
+        q: StoredRows(computed_at[q], len(rows), min(s for _, s in rows))
+        for q, rows in existing.items()
+        if rows and q in computed_at
+    }
+    pairs = [(q, related_id) for q, rows in existing.items() for related_id, _ in rows]
+    return stale_queries(
+        query_ids,
+        query_vectors,
+        stored,
+        pairs,
+        corpus_ids,
+        corpus_vectors,
+        updated_at,
+        k=k,
+        min_similarity=min_similarity,
+        block_size=block_size,
+    )
+
+
+def stale_queries(
+    query_ids: Sequence[int],
+    query_vectors: np.ndarray,
+    stored: Mapping[int, StoredRows],
+    stored_pairs: Iterable[tuple[int, int]],
+    corpus_ids: Sequence[int],
+    corpus_vectors: np.ndarray,
+    updated_at: Mapping[int, float],
+    k: int = DEFAULT_K,
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> set[int]:
+    """Which queries' neighbour lists may differ from what is stored.
+
+    `stored[q]` summarises q's stored rows (absent = none), `stored_pairs` are (query,
+    related_id) of stored rows — all of them, or at least every row whose related request left
+    the corpus or changed its vector since `stored[query].computed_at` (no other row can make a
+    query stale) — and `updated_at[c]` is when c's vector changed. A query is recomputed when its
+    own vector changed or it has no rows yet, when one of its neighbours changed or was removed,
+    or when a vector that changed since its rows were computed now reaches its k-th neighbour —
+    so an incremental run gives exactly what a full rebuild would, while touching only the
+    affected requests.
     """
     q_ids = [int(q) for q in query_ids]
+    query_set = set(q_ids)
     corpus_set = {int(c) for c in corpus_ids}
     stale: set[int] = set()
     for q in q_ids:
-        at = computed_at.get(q)
-        rows = existing.get(q) or ()
-        if at is None or not rows or updated_at.get(q, 0.0) > at:
+        rows = stored.get(q)
+        if rows is None or rows.count == 0 or updated_at.get(q, 0.0) > rows.computed_at:
             stale.add(q)
+    for q, related_id in stored_pairs:
+        if q in stale or q not in query_set:
             continue
-        for related_id, _sim in rows:
-            if related_id not in corpus_set or updated_at.get(related_id, 0.0) > at:
-                stale.add(q)
-                break
+        if related_id not in corpus_set or updated_at.get(related_id, 0.0) > stored[q].computed_at:
+            stale.add(q)
 
     # Vectors that changed after some remaining query's rows were computed may have entered
     # its top k: compare them with every such query in one blocked matrix product.
     remaining = [q for q in q_ids if q not in stale]
     if not remaining:
         return stale
-    oldest = min(computed_at[q] for q in remaining)
+    oldest = min(stored[q].computed_at for q in remaining)
     c_ids = np.asarray(list(corpus_ids), dtype=np.int64)
     c_updated = np.asarray([updated_at.get(int(c), 0.0) for c in c_ids], dtype=np.float64)
     changed = np.flatnonzero(c_updated > oldest)
@@ -177,14 +226,11 @@ def requests_to_recompute(
     rem_rows = np.asarray([position[q] for q in remaining], dtype=np.int64)
     queries = _as_matrix(query_vectors, "query vectors")[rem_rows]
     rem_ids = np.asarray(remaining, dtype=np.int64)
-    rem_at = np.asarray([computed_at[q] for q in remaining], dtype=np.float64)
+    rem_at = np.asarray([stored[q].computed_at for q in remaining], dtype=np.float64)
     # A changed vector matters if it reaches the weakest stored neighbour (or, with fewer than k
     # rows, the storage floor).
     floor = np.asarray(
-        [
-            min(s for _, s in existing[q]) if len(existing[q]) >= k else min_similarity
-            for q in remaining
-        ],
+        [stored[q].weakest if stored[q].count >= k else min_similarity for q in remaining],
         dtype=np.float32,
     )
     changed_vectors = _as_matrix(corpus_vectors, "corpus vectors")[changed]
