@@ -236,8 +236,21 @@ def migrate_reference(file: Path, route: bool, as_json: bool) -> None:
     help="Proxies whose forwarded headers are trusted (comma-separated, or *); "
     "default: uvicorn's (FORWARDED_ALLOW_IPS or 127.0.0.1).",
 )
+@click.option(
+    "--timeout-keep-alive",
+    default=75,
+    show_default=True,
+    type=click.IntRange(1, 3600),
+    help="Seconds an idle keep-alive connection stays open: longer than clients' connection "
+    "pools keep one (httpx 5 s) and load balancers' idle timeouts (60 s on AWS ALB).",
+)
 def serve(
-    host: str, port: int, workers: int, proxy_headers: bool, forwarded_allow_ips: str | None
+    host: str,
+    port: int,
+    workers: int,
+    proxy_headers: bool,
+    forwarded_allow_ips: str | None,
+    timeout_keep_alive: int,
 ) -> None:
     """Run the intake service (HTTP feedback API, Slack endpoints, request pages) with uvicorn."""
 
@@ -261,6 +274,11 @@ def serve(
         workers=workers,
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,
+        # uvicorn's default (5 s) is httpx's pool expiry too: a request sent on a connection idle
+        # for almost 5 s, to a server whose loop was held up (a loaded machine), can find the
+        # keep-alive timer fired before the request is read; the connection is reset with the
+        # request unread (the load run's "no answer"; tests/reliability/test_load.py).
+        timeout_keep_alive=timeout_keep_alive,
         log_level="info",
         **serve_log_options(),
     )

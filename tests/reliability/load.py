@@ -12,8 +12,14 @@ most `--requests` requests, `--concurrency` in flight, stopping by itself after 
 - signed Slack `reaction_added` events to `/slack/events` (5% are Slack's retries of an earlier
   event, with `X-Slack-Retry-Num`).
 Afterwards every request answered 2xx is looked up in the database: an API entry by its
-external id, an event by its inbox dedupe key; each must be there exactly once. Prints
-requests/s, p50/p99 latency and the status histogram as JSON. Only 127.0.0.1 is ever contacted.
+external id, an event by its inbox dedupe key; each must be there exactly once. A request that
+got no HTTP answer is told apart by cause — the client's own timeout (`--timeout`, 30 s; on a
+loaded machine a request can wait that long in the server's queue) or a connection error — and
+looked up as well (a timed-out request may well be stored: the server finishes it after the
+client gave up), then sent once more as a retrying client would (the same `external_id`, the
+same event with `X-Slack-Retry-Num`); in the end every request sent must be answered 2xx and
+stored exactly once, and nothing answered 5xx. Prints requests/s, p50/p99 latency, the status
+histogram and the unanswered requests by cause as JSON. Only 127.0.0.1 is ever contacted.
 """
 
 from __future__ import annotations
@@ -51,6 +57,10 @@ REPEAT_SHARE = 0.05
 ROOT = Path(__file__).resolve().parents[2]
 
 
+CLIENT_TIMEOUT = 30.0
+RETRY_TIMEOUT = 120.0
+
+
 @dataclass
 class Sent:
     kind: str  # api | event
@@ -58,6 +68,14 @@ class Sent:
     status: int | None  # None: no answer (timeout, connection error)
     seconds: float
     repeat: bool = False
+    error: str | None = None  # the httpx exception's class when there was no answer
+    timed_out: bool = False  # the client's own timeout (httpx.TimeoutException)
+    detail: str = ""  # without an answer: the connection (new/reused), where it failed, why
+    at: float = 0.0  # when it was sent (time.perf_counter())
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
 
 
 @dataclass
@@ -74,14 +92,31 @@ class LoadResult:
     duplicated: list[str] = field(default_factory=list)  # stored more than once
     stored_without_2xx: int = 0  # stored although the client saw no 2xx (not a loss)
     database: str = "sqlite"
+    client_timeout_s: float = CLIENT_TIMEOUT
+    server_errors: int = 0  # answers >= 500 (first pass and retries)
+    # Requests without an HTTP answer, by the httpx exception's class (ReadTimeout, ...):
+    unanswered: dict[str, int] = field(default_factory=dict)
+    client_timeouts: int = 0  # of those, the client's own timeout
+    connection_errors: int = 0  # of those, anything else (refused, reset, closed)
+    unanswered_min_seconds: float = 0.0  # how long the quickest of them waited
+    # Looked up before the retry: stored by the server all the same (no copy of it answered), or
+    # not stored.
+    unanswered_stored: int = 0
+    unanswered_not_stored: int = 0
+    retry_statuses: dict[str, int] = field(default_factory=dict)
+    unresolved: list[str] = field(default_factory=list)  # no 2xx even after the retry
+    # The first unanswered requests: seconds into the run, waited, kind:key, detail.
+    unanswered_examples: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.__dict__,
             "lost": len(self.lost),
             "duplicated": len(self.duplicated),
+            "unresolved": len(self.unresolved),
             "lost_examples": self.lost[:5],
             "duplicated_examples": self.duplicated[:5],
+            "unresolved_examples": self.unresolved[:5],
         }
 
 
@@ -101,6 +136,13 @@ def seed(url: str) -> None:
 @contextlib.contextmanager
 def serving(url: str, home: Path) -> Iterator[str]:
     """The intake service in a subprocess (`gtm-feedback serve`) on a free loopback port."""
+    with serving_process(url, home) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def serving_process(url: str, home: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`serving`, with the service's process (to stop and resume it)."""
     port = free_port()
     env = {
         **os.environ,
@@ -131,7 +173,7 @@ def serving(url: str, home: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the service did not come up within 60 s")
             time.sleep(0.1)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         try:
@@ -155,9 +197,8 @@ def plan(requests: int, rng: random.Random) -> list[tuple[str, str, bool]]:
     return planned
 
 
-async def _send(
-    client: httpx.AsyncClient, kind: str, key: str, repeat: bool, limit: asyncio.Semaphore
-) -> Sent:
+def _request(kind: str, key: str, repeat: bool) -> tuple[str, bytes, dict[str, str]]:
+    """(path, body, headers) of one planned request; the same bytes when it is sent again."""
     if kind == "api":
         body = json.dumps(
             {
@@ -176,24 +217,56 @@ async def _send(
         if repeat:
             headers["X-Slack-Retry-Num"] = "1"
         path = "/slack/events"
+    return path, body, headers
+
+
+async def _send(
+    client: httpx.AsyncClient, kind: str, key: str, repeat: bool, limit: asyncio.Semaphore
+) -> Sent:
+    path, body, headers = _request(kind, key, repeat)
+    events: list[str] = []
+
+    async def trace(name: str, info: dict[str, Any]) -> None:  # httpcore's trace extension
+        events.append(name)
+
     async with limit:
         started = time.perf_counter()
         try:
-            response = await client.post(path, content=body, headers=headers)
-            status: int | None = response.status_code
-        except httpx.HTTPError:
-            status = None
-        return Sent(kind, key, status, time.perf_counter() - started, repeat)
+            response = await client.post(
+                path, content=body, headers=headers, extensions={"trace": trace}
+            )
+        except httpx.HTTPError as exc:
+            connection = "new" if any("connect_tcp" in e for e in events) else "reused"
+            cause = exc.__cause__ or exc.__context__
+            failed = [e for e in events if e.endswith(".failed")] or events or ["no event"]
+            return Sent(
+                kind,
+                key,
+                None,
+                time.perf_counter() - started,
+                repeat,
+                error=type(exc).__name__,
+                timed_out=isinstance(exc, httpx.TimeoutException),
+                detail=f"{connection} connection, {failed[0]}: {exc!r} (cause {cause!r})",
+                at=started,
+            )
+        return Sent(
+            kind, key, response.status_code, time.perf_counter() - started, repeat, at=started
+        )
 
 
 async def _drive(
-    base: str, planned: list[tuple[str, str, bool]], concurrency: int, max_seconds: float
-) -> tuple[list[Sent], float]:
+    base: str,
+    planned: list[tuple[str, str, bool]],
+    concurrency: int,
+    max_seconds: float,
+    timeout: float = CLIENT_TIMEOUT,
+) -> tuple[list[Sent], float, float]:
     limit = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     deadline = time.monotonic() + max_seconds
     results: list[Sent] = []
-    async with httpx.AsyncClient(base_url=base, timeout=30.0, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits) as client:
         started = time.perf_counter()
         pending: set[asyncio.Task[Sent]] = set()
         for kind, key, repeat in planned:
@@ -208,7 +281,7 @@ async def _drive(
             done, _ = await asyncio.wait(pending)
             results.extend(t.result() for t in done)
         elapsed = time.perf_counter() - started
-    return results, elapsed
+    return results, elapsed, started
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -219,8 +292,16 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def verify(url: str, results: list[Sent]) -> tuple[list[str], list[str], int]:
-    """(lost, duplicated, stored without a 2xx) against what the database holds."""
+async def _resend(base: str, unanswered: list[Sent]) -> list[Sent]:
+    """Each unanswered request once more, one at a time with a long timeout, as a client that
+    got no answer retries (an event as Slack's retry)."""
+    limit = asyncio.Semaphore(1)
+    async with httpx.AsyncClient(base_url=base, timeout=RETRY_TIMEOUT) as client:
+        return [await _send(client, s.kind, s.key, True, limit) for s in unanswered]
+
+
+def _stored_counts(url: str) -> tuple[dict[str, int], dict[str, int]]:
+    """(API entries per external id, inbox rows per dedupe key)."""
     with session_scope(url) as session:
         api_counts = dict(
             session.execute(
@@ -234,11 +315,21 @@ def verify(url: str, results: list[Sent]) -> tuple[list[str], list[str], int]:
                 select(SlackInbox.dedupe_key, func.count()).group_by(SlackInbox.dedupe_key)
             ).all()
         )
-    ok_keys = {(r.kind, r.key) for r in results if r.status is not None and 200 <= r.status < 300}
+    return api_counts, event_counts
+
+
+def _times_stored(counts: tuple[dict[str, int], dict[str, int]], kind: str, key: str) -> int:
+    api_counts, event_counts = counts
+    return api_counts.get(key, 0) if kind == "api" else event_counts.get(f"event:{key}", 0)
+
+
+def verify(url: str, results: list[Sent]) -> tuple[list[str], list[str], int]:
+    """(lost, duplicated, stored without a 2xx) against what the database holds."""
+    api_counts, event_counts = counts = _stored_counts(url)
+    ok_keys = {(r.kind, r.key) for r in results if r.ok}
     lost, duplicated = [], []
     for kind, key in sorted(ok_keys):
-        stored = api_counts.get(key, 0) if kind == "api" else event_counts.get(f"event:{key}", 0)
-        if stored == 0:
+        if _times_stored(counts, kind, key) == 0:
             lost.append(f"{kind}:{key}")
     duplicated += [f"api:{k}" for k, n in api_counts.items() if n > 1]
     duplicated += [f"event:{k}" for k, n in event_counts.items() if n > 1]
@@ -255,6 +346,7 @@ def run_load(
     database_url: str | None = None,
     seed_value: int = 7,
     workdir: Path | None = None,
+    timeout: float = CLIENT_TIMEOUT,
 ) -> LoadResult:
     with contextlib.ExitStack() as stack:
         home = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="load-")))
@@ -263,8 +355,25 @@ def run_load(
         seed(url)
         planned = plan(requests, random.Random(seed_value))
         with serving(url, home) as base:
-            results, elapsed = asyncio.run(_drive(base, planned, concurrency, max_seconds))
-        lost, duplicated, extra = verify(url, results)
+            results, elapsed, began = asyncio.run(
+                _drive(base, planned, concurrency, max_seconds, timeout)
+            )
+            unanswered = [r for r in results if r.status is None]
+            # Before the retry: did the server store what it never answered?
+            counts = _stored_counts(url) if unanswered else ({}, {})
+            # (A resend whose earlier copy was answered does not count: that copy is stored.)
+            answered_first = {(r.kind, r.key) for r in results if r.ok}
+            stored_unanswered = sum(
+                1
+                for r in unanswered
+                if (r.kind, r.key) not in answered_first and _times_stored(counts, r.kind, r.key)
+            )
+            retried = asyncio.run(_resend(base, unanswered)) if unanswered else []
+        lost, duplicated, extra = verify(url, results + retried)
+        answered = {(r.kind, r.key) for r in results + retried if r.ok}
+        unresolved = sorted(
+            {f"{r.kind}:{r.key}" for r in results if (r.kind, r.key) not in answered}
+        )
         latencies = [r.seconds * 1000 for r in results if r.status is not None]
         statuses = Counter(str(r.status) for r in results)
         db.engine_for.cache_clear()
@@ -281,6 +390,22 @@ def run_load(
             duplicated=duplicated,
             stored_without_2xx=extra,
             database=make_url(url).get_backend_name(),
+            client_timeout_s=timeout,
+            server_errors=sum(1 for r in results + retried if r.status and r.status >= 500),
+            unanswered=dict(sorted(Counter(str(r.error) for r in unanswered).items())),
+            client_timeouts=sum(1 for r in unanswered if r.timed_out),
+            connection_errors=sum(1 for r in unanswered if not r.timed_out),
+            unanswered_min_seconds=round(min((r.seconds for r in unanswered), default=0.0), 2),
+            unanswered_stored=stored_unanswered,
+            unanswered_not_stored=sum(
+                1 for r in unanswered if not _times_stored(counts, r.kind, r.key)
+            ),
+            retry_statuses=dict(sorted(Counter(str(r.status) for r in retried).items())),
+            unresolved=unresolved,
+            unanswered_examples=[
+                f"at {r.at - began:.2f} s, waited {r.seconds:.2f} s, {r.kind}:{r.key}, {r.detail}"
+                for r in sorted(unanswered, key=lambda r: r.at)[:10]
+            ],
         )
 
 
@@ -301,6 +426,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--max-seconds", type=float, default=600.0)
     parser.add_argument(
+        "--timeout",
+        type=float,
+        default=CLIENT_TIMEOUT,
+        help="the client's timeout per request, in seconds (a request without an answer by "
+        "then is reported as a client timeout, looked up and retried)",
+    )
+    parser.add_argument(
         "--database-url",
         default=None,
         help="a PostgreSQL server URL: a fresh database is created on it and dropped after",
@@ -308,9 +440,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(fresh_postgres(args.database_url)) if args.database_url else None
-        result = run_load(args.requests, args.concurrency, args.max_seconds, url)
+        result = run_load(
+            args.requests, args.concurrency, args.max_seconds, url, timeout=args.timeout
+        )
     print(json.dumps(result.as_dict(), indent=2))
-    return 0 if not result.lost and not result.duplicated else 1
+    failed = result.lost or result.duplicated or result.unresolved or result.server_errors
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -181,9 +181,12 @@ def test_server_restarted_in_the_middle_of_a_routing_run(
             exit_code, _, ran, figures = _route_under(stack, restart, "restart")
         finally:
             assert pg_ready(), "PostgreSQL must be running after the test"
+        log = (tmp_path / "home" / "restart.log").read_text(errors="replace")
     record(
         "postgres",
         fault="pg_ctlcluster restart",
+        transient_errors_in_the_run=log.count("transient failure, the op will retry"),
+        op_retries=log.count("STEP_UP_FOR_RETRY"),
         entries=ENTRIES,
         run_exit_code=exit_code,
         run_seconds=round(ran, 2),
