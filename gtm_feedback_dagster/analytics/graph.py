@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -253,30 +253,31 @@ def load_area_row_summaries(session: Session, area_id: int) -> dict[int, StoredR
 
 
 def load_suspect_pairs(
-    session: Session, area_id: int, model_id: str | None, dim: int, since: datetime
+    session: Session, area_id: int, vectors: VectorSet, since: datetime
 ) -> list[tuple[int, int]]:
     """(request_id, related_id) of the area's stored rows whose related request is no longer in
     the corpus (merged, deleted, without a vector or with another model's) or whose vector was
-    stored after `since` — the only rows that can make their request stale."""
-    related = Request.__table__.alias("related")
-    rows = session.execute(
-        select(RequestRelation.request_id, RequestRelation.related_id)
-        .join(RequestArea, RequestArea.request_id == RequestRelation.request_id)
-        .outerjoin(related, related.c.id == RequestRelation.related_id)
-        .outerjoin(RequestVector, RequestVector.request_id == RequestRelation.related_id)
-        .where(
-            RequestArea.area_id == area_id,
-            or_(
-                related.c.id.is_(None),
-                related.c.status == "merged",
-                RequestVector.request_id.is_(None),
-                RequestVector.model_id != model_id,
-                RequestVector.dim != dim,
-                RequestVector.updated_at > since,
-            ),
+    stored after `since` — the only rows that can make their request stale. The suspects are
+    known from the vectors and the request ids (one id-only query), so this reads the area's rows
+    once, filtered on related_id, without touching the wide request and vector tables."""
+    threshold = since.timestamp()
+    suspects = {rid for rid, at in vectors.updated_at.items() if at > threshold}
+    # Rows point at existing requests (ON DELETE CASCADE), so "not in the corpus" is every
+    # request id outside it.
+    suspects.update(
+        rid for rid in session.scalars(select(Request.id)) if rid not in vectors.positions
+    )
+    pairs: list[tuple[int, int]] = []
+    for chunk in id_chunks(sorted(suspects)):
+        pairs.extend(
+            (int(q), int(r))
+            for q, r in session.execute(
+                select(RequestRelation.request_id, RequestRelation.related_id)
+                .join(RequestArea, RequestArea.request_id == RequestRelation.request_id)
+                .where(RequestArea.area_id == area_id, RequestRelation.related_id.in_(chunk))
+            ).tuples()
         )
-    ).all()
-    return [(int(q), int(r)) for q, r in rows]
+    return pairs
 
 
 def load_area_edges(
@@ -427,8 +428,7 @@ def update_area_graph(
             load_suspect_pairs(
                 session,
                 area.id,
-                vectors.model_id,
-                int(vectors.matrix.shape[1]),
+                vectors,
                 # A second early: only a pre-filter (the exact test is in stale_queries), so a
                 # timestamp's float round trip cannot lose a row.
                 datetime.fromtimestamp(oldest, UTC) - timedelta(seconds=1),

@@ -62,6 +62,46 @@ def _as_matrix(vectors: np.ndarray, what: str) -> np.ndarray:
     return arr
 
 
+# Candidates fetched per query beyond k + 1 (self): the final order is by exact per-pair scores,
+# which may reorder hits within a float rounding of each other.
+CANDIDATE_MARGIN = 4
+# Up to this many queries, one numpy product per block beats a faiss search, whose cost barely
+# depends on the number of queries below a few thousand.
+SMALL_QUERY_SET = 2048
+_SMALL_BLOCK = 256
+_RESCORE_BLOCK = 512
+
+
+def pair_similarities(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Row-wise inner products of two equally shaped stacks of vectors (last axis), each one
+    summed on its own: the value of a pair never depends on which other pairs are computed with
+    it (a BLAS product's rounding depends on the matrix shapes)."""
+    return np.add.reduce(left * right, axis=-1, dtype=np.float32)
+
+
+def _candidates(queries: np.ndarray, corpus: np.ndarray, fetch: int, block_size: int) -> np.ndarray:
+    """Corpus positions of (at least) each query's `fetch` best hits by inner product, -1 as
+    padding; their order and exact scores are settled by the caller."""
+    n = corpus.shape[0]
+    if fetch >= n:
+        return np.broadcast_to(np.arange(n, dtype=np.int64), (queries.shape[0], n))
+    if queries.shape[0] <= SMALL_QUERY_SET:
+        out = np.empty((queries.shape[0], fetch), dtype=np.int64)
+        for start in range(0, queries.shape[0], _SMALL_BLOCK):
+            scores = queries[start : start + _SMALL_BLOCK] @ corpus.T
+            out[start : start + _SMALL_BLOCK] = np.argpartition(-scores, fetch - 1, axis=1)[
+                :, :fetch
+            ]
+        return out
+    index = faiss.IndexFlatIP(corpus.shape[1])
+    index.add(corpus)
+    parts = [
+        index.search(queries[start : start + block_size], fetch)[1]
+        for start in range(0, queries.shape[0], block_size)
+    ]
+    return np.vstack(parts).astype(np.int64, copy=False)
+
+
 def knn_edges(
     query_ids: Sequence[int],
     query_vectors: np.ndarray,
@@ -74,9 +114,11 @@ def knn_edges(
     """Exact k nearest neighbours of every query among the corpus (a query never neighbours
     itself), keeping similarities >= min_similarity.
 
-    Queries are searched `block_size` rows at a time against a flat inner-product index, so each
-    block is one matrix product (faiss runs it through BLAS), never one search per request, and
-    memory stays bounded at block_size x corpus scores.
+    Candidates come from blocked matrix products — a flat inner-product faiss index searched
+    `block_size` rows at a time (BLAS), or numpy products for small query sets — never one search
+    per request. Each candidate is then scored with `pair_similarities` and the rows are ordered
+    by (-similarity, id), so a request's neighbours and their stored similarities are the same
+    whichever requests are computed with it (an incremental update equals a full build).
     """
     if k <= 0:
         raise ValueError(f"k must be positive, got {k}")
@@ -94,19 +136,24 @@ def knn_edges(
         raise ValueError(
             f"query dimension {queries.shape[1]} differs from corpus dimension {corpus.shape[1]}"
         )
-    index = faiss.IndexFlatIP(corpus.shape[1])
-    index.add(corpus)
-    # One extra hit so that dropping the query itself still leaves k neighbours.
-    fetch = min(k + 1, len(c_ids))
+    # Extra hits so that dropping the query itself still leaves k neighbours, and a margin so
+    # that rounding differences between the search and the exact scores cannot lose one.
+    fetch = min(k + 1 + CANDIDATE_MARGIN, len(c_ids))
+    positions = _candidates(queries, corpus, fetch, block_size)
     edges: list[Neighbour] = []
-    for start in range(0, len(q_ids), block_size):
-        block_ids = q_ids[start : start + block_size]
-        scores, positions = index.search(queries[start : start + block_size], fetch)
+    for start in range(0, len(q_ids), _RESCORE_BLOCK):
+        block_ids = q_ids[start : start + _RESCORE_BLOCK]
+        block_pos = positions[start : start + _RESCORE_BLOCK]
+        valid = block_pos >= 0
+        safe = np.maximum(block_pos, 0)
+        scores = pair_similarities(
+            queries[start : start + _RESCORE_BLOCK][:, None, :], corpus[safe]
+        )
         # Self, padding (-1) and hits under the floor are masked out with numpy, then each row
         # is ordered by (-similarity, id): ties (identical vectors) in id order, so results
-        # never depend on faiss internals. The first k kept hits of a row are its neighbours.
-        related = np.where(positions >= 0, c_ids[np.maximum(positions, 0)], -1)
-        keep = (positions >= 0) & (related != block_ids[:, None]) & (scores >= min_similarity)
+        # never depend on the search. The first k kept hits of a row are its neighbours.
+        related = np.where(valid, c_ids[safe], -1)
+        keep = valid & (related != block_ids[:, None]) & (scores >= min_similarity)
         masked = np.where(keep, scores, -np.inf)
         order = np.lexsort((related, -masked), axis=-1)
         keep = np.take_along_axis(keep, order, axis=1)
