@@ -20,6 +20,8 @@ from gtm_feedback_dagster.ai.llm import ChatLLM, draft_request
 from gtm_feedback_dagster.core.calibration import content_words
 from gtm_feedback_dagster.core.text import split_sentences, squash_whitespace
 from gtm_feedback_dagster.routing.candidates import ScoredCandidate
+from gtm_feedback_dagster.routing.names import name_pattern as _name_pattern
+from gtm_feedback_dagster.routing.names import without_names
 
 log = logging.getLogger(__name__)
 
@@ -112,43 +114,6 @@ _DANGLING = re.compile(
     r"\s(?:and|or|but|the|a|an|of|to|for|with|in|on|by|from|that|which|so|as|at|into)$",
     re.IGNORECASE,
 )
-
-
-# Company-form words dropped to get the name people say ("Sablewood Logistics Inc" -> "Sablewood").
-_COMPANY_WORDS = re.compile(
-    r"\b(?:inc|incorporated|llc|ltd|limited|corp|corporation|co|company|group|holdings|gmbh|ag|"
-    r"sa|plc|bv)\b\.?",
-    re.IGNORECASE,
-)
-
-
-def name_variants(names: Sequence[str]) -> set[str]:
-    """The names as notes write them: the full name, without company-form words, and the first
-    word of a name of several ("Bellwether Wireless" -> "Bellwether": "Folks at Bellwether")
-    when it is capitalised and at least 3 letters."""
-    out: set[str] = set()
-    for raw in names:
-        name = squash_whitespace(raw or "")
-        if len(name) < 2:
-            continue
-        out.add(name)
-        short = squash_whitespace(_COMPANY_WORDS.sub(" ", name)).strip(" ,.&")
-        if len(short) >= 2:
-            out.add(short)
-        words = short.split()
-        if len(words) > 1 and len(words[0]) >= 3 and words[0][0].isupper():
-            out.add(words[0])
-    return out
-
-
-def _name_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
-    """Matches any of the customer / account / people names (whole words, any case), in the
-    forms `name_variants` gives."""
-    parts = sorted(name_variants(names), key=len, reverse=True)
-    if not parts:
-        return None
-    alternatives = "|".join(re.escape(p) for p in parts)
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?:'s)?(?!\w)", re.IGNORECASE)
 
 
 def title_problems(title: str, names: Sequence[str] = ()) -> list[str]:
@@ -288,25 +253,15 @@ def _need_phrase(sentence: str) -> str:
     return stripped if len(stripped) >= TITLE_MIN else sentence
 
 
-def _without_names(text: str, names: Sequence[str]) -> str:
-    """ "Acme's finance team can't export" -> "finance team can't export"; "for Acme" dropped."""
-    pattern = _name_pattern(names)
-    if pattern is None:
-        return text
-    prepositions = r"(?:\s+(?:at|for|from|with|by|of|to)\s+(?:the\s+)?)?"
-    text = re.sub(prepositions + pattern.pattern, " ", text, flags=re.IGNORECASE)
-    return squash_whitespace(text).strip(" ,;:")
-
-
 def _title_from(sentence: str, is_ask: bool, text: str, names: Sequence[str]) -> str:
     # Names first: "Sablewood asking about X" has its ask lead only once the name is gone.
-    best = _without_names(sentence, names)
+    best = without_names(sentence, names)
     best = _need_phrase(best) if is_ask else best
     best = _FILLER.sub("", _TRAILING.sub("", best.rstrip(" .!?"))).strip()
     clause = _CLAUSE_BREAK.split(best)[0].strip()
     title = clause if len(clause) >= TITLE_MIN else best
     if len(title) < TITLE_MIN:
-        title = _without_names(text, names)  # very short sentences: take more of the text
+        title = without_names(text, names)  # very short sentences: take more of the text
     title = _cut_at_word(title, TITLE_TARGET).rstrip(" .!?,;:-–—/&")
     while _DANGLING.search(title) and len(title) > TITLE_MIN:
         title = _DANGLING.sub("", title).rstrip(" .!?,;:-–—/&")

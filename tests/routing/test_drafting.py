@@ -15,7 +15,6 @@ from gtm_feedback_dagster.routing.drafting import (
     deterministic_draft,
     draft_description,
     draft_title,
-    name_variants,
     title_problems,
     vote_areas,
 )
@@ -160,15 +159,3 @@ def test_titles_drop_the_short_name_notes_use_for_the_account(
     drafted = draft_title(pain, names)
     assert drafted == title
     assert title_problems(drafted, names) == []
-
-
-def test_name_variants_are_the_forms_notes_write() -> None:
-    assert name_variants(["Sablewood Logistics Inc", "Ana Lopez", "X", "", "acme corp"]) == {
-        "Sablewood Logistics Inc",
-        "Sablewood Logistics",
-        "Sablewood",
-        "Ana Lopez",
-        "Ana",
-        "acme corp",
-        "acme",
-    }
