@@ -10,7 +10,7 @@ store rows, an incremental update after 1% of the vectors changed:
 
 - `knn`: `domain.request_graph.knn_edges` over all requests vs `faiss.IndexFlatIP` add + search
   (k+1, self dropped) — the k-NN maths, with a check that both give identical neighbours;
-- `domain`: `store.insights_data.update_area_graph` for every area (load vectors, k-NN, write
+- `domain`: `analytics.graph.update_area_graph` for every area (load vectors, k-NN, write
   `request_relations`, related links, clusters, duplicates), no Dagster;
 - `asset`: the `related_request_graph` asset materialized for every `product_area` partition on
   a real Dagster instance.
@@ -213,19 +213,25 @@ def change_vectors(url: str, share: float, rng: np.random.Generator) -> list[int
 
 
 def verify_stored_graph(url: str, params: GraphParams) -> dict[str, int]:
-    """Stored rows of every area request vs a fresh exact k-NN: neighbour sets must match."""
+    """Stored rows of every area request vs a fresh exact k-NN: neighbour sets must match, and
+    (knn_edges scores each pair on its own) so must the ordered rows with their similarities."""
     with session_scope(url) as session:
         vectors = load_vectors(session)
         area_ids = [a for a in session.scalars(select(ProductArea.id))]
         queries = sorted(
             {rid for a in area_ids for rid in area_request_ids(session, a)} & set(vectors.ids)
         )
-        stored: dict[int, set[int]] = defaultdict(set)
-        for rid, related in session.execute(
-            select(RequestRelation.request_id, RequestRelation.related_id)
+        stored: dict[int, list[tuple[int, float, int]]] = defaultdict(list)
+        for rid, related, similarity, rank in session.execute(
+            select(
+                RequestRelation.request_id,
+                RequestRelation.related_id,
+                RequestRelation.similarity,
+                RequestRelation.rank,
+            ).order_by(RequestRelation.request_id, RequestRelation.rank)
         ):
-            stored[rid].add(related)
-    fresh: dict[int, set[int]] = defaultdict(set)
+            stored[rid].append((related, similarity, rank))
+    fresh: dict[int, list[tuple[int, float, int]]] = defaultdict(list)
     for e in knn_edges(
         queries,
         vectors.rows(queries),
@@ -234,9 +240,20 @@ def verify_stored_graph(url: str, params: GraphParams) -> dict[str, int]:
         k=params.k,
         min_similarity=params.min_similarity,
     ):
-        fresh[e.request_id].add(e.related_id)
-    differing = sum(1 for q in queries if stored.get(q, set()) != fresh.get(q, set()))
-    return {"queries": len(queries), "differing_queries": differing}
+        fresh[e.request_id].append((e.related_id, e.similarity, e.rank))
+    differing = sum(
+        1
+        for q in queries
+        if {r for r, _, _ in stored.get(q, [])} != {r for r, _, _ in fresh.get(q, [])}
+    )
+    differing_rows = sum(1 for q in queries if stored.get(q, []) != fresh.get(q, []))
+    return {
+        "queries": len(queries),
+        "differing_queries": differing,
+        # Queries whose stored rows (order, similarities, ranks) are not bit-equal to a fresh
+        # build's.
+        "differing_rows_queries": differing_rows,
+    }
 
 
 def domain_pass(url: str, full: bool, recomputed: list[int] | None = None) -> float:
@@ -348,6 +365,7 @@ def run(cfg: BenchConfig) -> dict[str, Any]:
         "area_queries": area_queries,
         "stored_graph_check": check,
         "stored_graph_identical": check["differing_queries"] == 0,
+        "stored_rows_bit_equal": check["differing_rows_queries"] == 0,
         "target_incremental_share": TARGET_INCREMENTAL_SHARE,
     }
 

@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 from gtm_feedback_dagster.analytics.data import ID_CHUNK, area_request_ids, id_chunks
 from gtm_feedback_dagster.core.request_graph import (
     DuplicatePair,
+    EdgeArrays,
     GraphParams,
     Neighbour,
     StoredRows,
-    best_related,
-    clusters,
+    best_related_array,
+    clusters_array,
+    duplicate_pair_count,
     duplicate_pairs,
     knn_edges,
     stale_queries,
@@ -274,26 +276,27 @@ def load_suspect_pairs(
             for q, r in session.execute(
                 select(RequestRelation.request_id, RequestRelation.related_id)
                 .join(RequestArea, RequestArea.request_id == RequestRelation.request_id)
-                .where(RequestArea.area_id == area_id, RequestRelation.related_id.in_(chunk))
+                .where(
+                    RequestArea.area_id == area_id,
+                    # "+ 0": filter the area's rows instead of probing (request_id,
+                    # related_id) once per area request and listed id (3.5M probes).
+                    (RequestRelation.related_id + 0).in_(chunk),
+                )
             ).tuples()
         )
     return pairs
 
 
-def load_area_edges(
-    session: Session, area_id: int, min_similarity: float
-) -> list[tuple[int, int, float]]:
-    """The area's stored edges at or above `min_similarity`, as plain tuples."""
-    return [
-        (int(q), int(r), float(s))
-        for q, r, s in session.execute(
-            select(
-                RequestRelation.request_id, RequestRelation.related_id, RequestRelation.similarity
-            )
-            .join(RequestArea, RequestArea.request_id == RequestRelation.request_id)
-            .where(RequestArea.area_id == area_id, RequestRelation.similarity >= min_similarity)
-        ).tuples()
-    ]
+def load_area_edges(session: Session, area_id: int, min_similarity: float | None) -> EdgeArrays:
+    """The area's stored edges (at or above `min_similarity` if given), as arrays."""
+    query = (
+        select(RequestRelation.request_id, RequestRelation.related_id, RequestRelation.similarity)
+        .join(RequestArea, RequestArea.request_id == RequestRelation.request_id)
+        .where(RequestArea.area_id == area_id)
+    )
+    if min_similarity is not None:
+        query = query.where(RequestRelation.similarity >= min_similarity)
+    return EdgeArrays.from_tuples(session.execute(query).all())
 
 
 def _upsert_relations(session: Session, values: list[dict[str, Any]]) -> None:
@@ -397,7 +400,7 @@ class GraphUpdate:
     model_id: str | None
     skipped_other_models: int
     edge_count: int  # the area's stored edges after the update
-    duplicates: list[DuplicatePair]
+    duplicate_count: int  # unordered pairs at or above the duplicate threshold
     clusters: list[list[int]]
 
 
@@ -460,23 +463,19 @@ def update_area_graph(
     )
     dropped = [rid for rid in drop if rid in stored]
     written = replace_relations(session, recomputed, new_edges, computed_at, drop=dropped)
-    edge_count = len(new_edges) + sum(
-        stored[q].count for q in queries if q not in recompute and q in stored
+    # Everything derived is derived from the area's stored rows after the write: the kept rows
+    # (this process's copy from its last run where their summary is unchanged, else read) and
+    # the new ones.
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    edges = _area_edges_after_write(
+        session, url, area.id, stored, recompute, dropped, new_edges, computed_at
     )
-
-    # Everything derived is derived from the stored rows after the write (the kept rows and the
-    # new ones), only those at or above the lowest threshold that uses them.
-    edges = load_area_edges(
-        session,
-        area.id,
-        min(params.related_threshold, params.duplicate_threshold, params.cluster_threshold),
-    )
-    best = best_related(edges, params.related_threshold)
+    best = best_related_array(edges, params.related_threshold)
     # Like the reference's find-all-related, a request without a neighbour at or above the
     # threshold keeps the link it has (an imported or hand-set one is not erased).
     related_changed = set_related_requests(session, {q: best[q] for q in queries if q in best})
-    duplicates = duplicate_pairs(edges, params.duplicate_threshold)
-    found_clusters = clusters(edges, params.cluster_threshold)
+    duplicate_count = duplicate_pair_count(edges, params.duplicate_threshold)
+    found_clusters = clusters_array(edges, params.cluster_threshold)
     merged = _merged_ids(session, drop)
     return GraphUpdate(
         area_slug=area.slug,
@@ -490,10 +489,87 @@ def update_area_graph(
         full_refresh=full_refresh,
         model_id=vectors.model_id,
         skipped_other_models=vectors.skipped_other_models,
-        edge_count=edge_count,
-        duplicates=duplicates,
+        edge_count=len(edges.request_ids),
+        duplicate_count=duplicate_count,
         clusters=found_clusters,
     )
+
+
+@dataclass
+class _AreaRows:
+    """An area's stored rows as this process last left them: per-request summaries (what
+    `load_area_row_summaries` returns) and every row as arrays."""
+
+    summaries: dict[int, StoredRows]
+    edges: EdgeArrays
+
+
+_area_rows_cache: dict[tuple[str, int], _AreaRows] = {}
+
+
+def clear_area_rows_cache() -> None:
+    _area_rows_cache.clear()
+
+
+def _area_edges_after_write(
+    session: Session,
+    url: str,
+    area_id: int,
+    stored: Mapping[int, StoredRows],
+    recomputed: set[int],
+    dropped: Sequence[int],
+    new_edges: Sequence[Neighbour],
+    computed_at: datetime,
+) -> EdgeArrays:
+    """Every stored row of the area after this run's write, reading as little as possible.
+
+    A request's rows are rewritten as a whole (delete, insert with one computed_at), so where a
+    request's summary read at the start of the run equals the one cached after this process's
+    last run, its cached rows are the stored ones. The others are read by request id (changed
+    by another process, or a rolled-back run), or are this run's new rows. Without a cache
+    entry every row of the area is read (or none, on a full refresh)."""
+    rewritten = set(recomputed) | set(dropped)
+    cached = _area_rows_cache.get((url, area_id))
+    kept_ids = [q for q in stored if q not in rewritten]
+    parts: list[EdgeArrays] = []
+    if cached is None:
+        if kept_ids:
+            every = load_area_edges(session, area_id, None)
+            parts.append(every.without(rewritten))
+    else:
+        unchanged = {q for q in kept_ids if cached.summaries.get(q) == stored[q]}
+        parts.append(cached.edges.only(unchanged))
+        reread = [q for q in kept_ids if q not in unchanged]
+        if reread:
+            parts.append(load_request_edges(session, reread))
+    parts.append(
+        EdgeArrays.from_tuples((e.request_id, e.related_id, e.similarity) for e in new_edges)
+    )
+    edges = EdgeArrays.concat(parts)
+    summaries = {q: stored[q] for q in kept_ids}
+    at = computed_at.timestamp()
+    by_request: dict[int, list[float]] = defaultdict(list)
+    for e in new_edges:
+        by_request[e.request_id].append(e.similarity)
+    summaries.update((q, StoredRows(at, len(sims), min(sims))) for q, sims in by_request.items())
+    _area_rows_cache[(url, area_id)] = _AreaRows(summaries, edges)
+    return edges
+
+
+def load_request_edges(session: Session, request_ids: Sequence[int]) -> EdgeArrays:
+    """The stored rows of the given requests, as arrays."""
+    rows: list[Any] = []
+    for chunk in id_chunks(sorted(request_ids)):
+        rows.extend(
+            session.execute(
+                select(
+                    RequestRelation.request_id,
+                    RequestRelation.related_id,
+                    RequestRelation.similarity,
+                ).where(RequestRelation.request_id.in_(chunk))
+            ).all()
+        )
+    return EdgeArrays.from_tuples(rows)
 
 
 def _merged_ids(session: Session, ids: Sequence[int]) -> set[int]:

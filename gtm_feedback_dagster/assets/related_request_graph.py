@@ -195,7 +195,7 @@ def related_request_graph(
             "clusters": dg.MetadataValue.int(len(sizes)),
             "cluster_sizes": dg.MetadataValue.json(sizes),
             "requests_in_clusters": dg.MetadataValue.int(in_clusters),
-            "duplicate_pairs": dg.MetadataValue.int(len(update.duplicates)),
+            "duplicate_pairs": dg.MetadataValue.int(update.duplicate_count),
             "duplicates": dg.MetadataValue.md(
                 f"### Likely duplicates (similarity ≥ {params.duplicate_threshold})\n\n{md_dups}"
             ),
@@ -214,17 +214,17 @@ def related_request_graph(
     )
     yield dg.AssetCheckResult(
         check_name=DUPLICATES_CHECK,
-        passed=not update.duplicates,
+        passed=not update.duplicate_count,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"{len(update.duplicates)} likely duplicate pair{'' if len(update.duplicates) == 1 else 's'}; merge with "
+            f"{update.duplicate_count} likely duplicate pair{'' if update.duplicate_count == 1 else 's'}; merge with "
             "`gtm-feedback requests merge DUPLICATE INTO` (list: `gtm-feedback requests "
             f"duplicates --area {update.area_slug}`)"
-            if update.duplicates
+            if update.duplicate_count
             else "no likely duplicates"
         ),
         metadata={
-            "duplicate_pairs": dg.MetadataValue.int(len(update.duplicates)),
+            "duplicate_pairs": dg.MetadataValue.int(update.duplicate_count),
             "threshold": dg.MetadataValue.float(params.duplicate_threshold),
             "pairs": dg.MetadataValue.md(md_dups),
         },

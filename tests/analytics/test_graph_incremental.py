@@ -14,6 +14,7 @@ from sqlalchemy import select
 from gtm_feedback_dagster.analytics.graph import (
     GraphUpdate,
     cached_vectors,
+    clear_area_rows_cache,
     clear_vector_cache,
     load_vectors,
     update_area_graph,
@@ -62,7 +63,7 @@ def snapshot(url: str) -> dict[str, Any]:
 
 def derived(updates: dict[str, GraphUpdate]) -> dict[str, Any]:
     return {
-        slug: (u.edge_count, u.duplicates, u.clusters, u.queries, u.corpus, u.without_vector)
+        slug: (u.edge_count, u.duplicate_count, u.clusters, u.queries, u.corpus, u.without_vector)
         for slug, u in updates.items()
     }
 
@@ -77,6 +78,7 @@ def neighbours(rows: list[tuple[int, int, float, int]]) -> dict[int, list[tuple[
 def test_incremental_update_equals_full_build(app_env: str) -> None:
     url = app_env
     clear_vector_cache()
+    clear_area_rows_cache()
     rng = np.random.default_rng(21)
     with session_scope(url) as session:
         world = seed_graph_world(session, n_alpha=40, n_beta=30)
@@ -140,4 +142,17 @@ def test_incremental_update_equals_full_build(app_env: str) -> None:
     full = run_areas(url, full_refresh=True)
     assert snapshot(url) == after
     assert derived(full) == derived(incremental)
-    assert any(u.clusters for u in full.values()) and any(u.duplicates for u in full.values())
+
+    # Again in a "fresh process" (no cached vectors or rows): the same as a full build.
+    with session_scope(url) as session:
+        for rid in (alpha[25], beta[2]):
+            put_vector(session, rid, unit(rng), updated_at=datetime.now(UTC))
+    clear_vector_cache()
+    clear_area_rows_cache()
+    cold = run_areas(url, full_refresh=False)
+    cold_after = snapshot(url)
+    assert any(u.recomputed for u in cold.values())
+    full = run_areas(url, full_refresh=True)
+    assert snapshot(url) == cold_after
+    assert derived(full) == derived(cold)
+    assert any(u.clusters for u in full.values()) and any(u.duplicate_count for u in full.values())

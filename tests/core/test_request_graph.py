@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gtm_feedback_dagster.core import request_graph
 from gtm_feedback_dagster.core.request_graph import (
+    EdgeArrays,
     best_related,
+    best_related_array,
     clusters,
+    clusters_array,
+    duplicate_pair_count,
     duplicate_pairs,
+    duplicate_pairs_array,
     knn_edges,
     requests_to_recompute,
 )
@@ -182,3 +188,57 @@ def test_new_request_without_rows_is_recomputed() -> None:
     )
     # 3 is new; 1 and 2 had fewer than k neighbours, so the new vector enters their lists.
     assert stale == {1, 2, 3}
+
+
+def test_array_derivations_equal_the_python_ones() -> None:
+    """best_related / duplicate_pairs / clusters on arrays give exactly the tuple versions'
+    results: ties, pairs stored in both directions, self-loops, chains through hubs."""
+    rng = np.random.default_rng(12)
+    for trial in range(30):
+        n = int(rng.integers(2, 60))
+        m = int(rng.integers(0, 200))
+        # Coarse similarities so ties are common.
+        edges = [
+            (int(a), int(b), float(s))
+            for a, b, s in zip(
+                rng.integers(1, n + 1, m),
+                rng.integers(1, n + 1, m),
+                np.round(rng.uniform(0.0, 1.0, m), 1),
+                strict=True,
+            )
+        ]
+        unique: dict[tuple[int, int], tuple[int, int, float]] = {}
+        for e in edges:  # stored rows are unique per (request, related)
+            unique.setdefault((e[0], e[1]), e)
+        edges = list(unique.values())
+        arrays = EdgeArrays.from_tuples(edges)
+        for threshold in (0.0, 0.3, 0.7, 1.0):
+            assert best_related_array(arrays, threshold) == best_related(edges, threshold), trial
+            assert duplicate_pairs_array(arrays, threshold) == duplicate_pairs(edges, threshold)
+            assert duplicate_pair_count(arrays, threshold) == len(duplicate_pairs(edges, threshold))
+            assert clusters_array(arrays, threshold) == clusters(edges, threshold), trial
+    empty = EdgeArrays.from_tuples([])
+    assert best_related_array(empty, 0.5) == {} and clusters_array(empty, 0.5) == []
+    assert duplicate_pairs_array(empty, 0.5) == []
+
+
+def test_knn_rows_do_not_depend_on_the_other_queries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request's rows (neighbours, ranks, similarities bit for bit) are the same whether it is
+    searched alone, in a small set (numpy products) or with every request (faiss, any block
+    size): what lets an incremental update equal a full build."""
+    ids = list(range(1, 801))
+    vectors = unit_vectors(800, dim=48, seed=8)
+    vectors[700] = vectors[5]  # identical vectors: ties in id order either way
+
+    def rows(query_ids, **kw):
+        picked = [i - 1 for i in query_ids]
+        edges = knn_edges(query_ids, vectors[picked], ids, vectors, k=6, min_similarity=0.1, **kw)
+        return {(e.request_id, e.related_id): (e.similarity, e.rank) for e in edges}
+
+    monkeypatch.setattr(request_graph, "SMALL_QUERY_SET", 0)  # faiss for every set
+    full = rows(ids)
+    assert rows(ids, block_size=64) == full
+    monkeypatch.setattr(request_graph, "SMALL_QUERY_SET", 10_000)  # numpy products
+    assert rows(ids) == full
+    some = [3, 6, 99, 701, 800]
+    assert rows(some) == {key: v for key, v in full.items() if key[0] in some}
