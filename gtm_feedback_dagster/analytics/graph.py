@@ -266,9 +266,12 @@ def load_suspect_pairs(
     suspects = {rid for rid, at in vectors.updated_at.items() if at > threshold}
     # Rows point at existing requests (ON DELETE CASCADE), so "not in the corpus" is every
     # request id outside it.
-    suspects.update(
-        rid for rid in session.scalars(select(Request.id)) if rid not in vectors.positions
-    )
+    # request ids outside the corpus (none when every request is in it: the corpus's ids are
+    # request ids, so equal counts mean equal sets).
+    if session.scalar(select(func.count()).select_from(Request)) != len(vectors.ids):
+        suspects.update(
+            rid for rid in session.scalars(select(Request.id)) if rid not in vectors.positions
+        )
     pairs: list[tuple[int, int]] = []
     for chunk in id_chunks(sorted(suspects)):
         pairs.extend(

@@ -444,7 +444,8 @@ def duplicate_pair_count(edges: EdgeArrays, threshold: float) -> int:
     """`len(duplicate_pairs(...))` without building the pairs."""
     a, b, _ = edges.at_least(threshold)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    return len(np.unique(np.stack([lo, hi], axis=1), axis=0)) if len(lo) else 0
+    # One int64 key per pair (request ids are database integer keys, below 2**31).
+    return len(np.unique((lo << 32) | hi)) if len(lo) else 0
 
 
 def clusters_array(edges: EdgeArrays, threshold: float) -> list[list[int]]:
