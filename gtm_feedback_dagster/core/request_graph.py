@@ -64,7 +64,7 @@ def _as_matrix(vectors: np.ndarray, what: str) -> np.ndarray:
 
 # Candidates fetched per query beyond k + 1 (self): the final order is by exact per-pair scores,
 # which may reorder hits within a float rounding of each other.
-CANDIDATE_MARGIN = 4
+CANDIDATE_MARGIN = 2
 # Up to this many queries, one numpy product per block beats a faiss search, whose cost barely
 # depends on the number of queries below a few thousand.
 SMALL_QUERY_SET = 2048
