@@ -41,7 +41,7 @@ def test_smoke_run_measures_every_benchmark(tmp_path: Path, local_embedder: Loca
     graph = bench["graph"]
     assert graph["knn"]["identical"] and graph["knn"]["edges"] > 0
     assert graph["knn"]["wide_block"]["identical"]
-    assert graph["stored_graph_identical"]
+    assert graph["stored_graph_identical"] and graph["stored_rows_bit_equal"]
     assert graph["changed_per_update"] >= 1
 
     reports = bench["reports"]
