@@ -42,7 +42,8 @@ from bench.common import (
 )
 from bench.databases import base_database, build_full_graph, vector_kind
 from gtm_feedback_dagster.analytics.data import area_request_ids
-from gtm_feedback_dagster.analytics.graph import load_vectors, update_area_graph
+from gtm_feedback_dagster.analytics.graph import update_area_graph
+from gtm_feedback_dagster.analytics.graph_vectors import load_vectors
 from gtm_feedback_dagster.assets.related_request_graph import related_request_graph
 from gtm_feedback_dagster.core.request_graph import (
     DEFAULT_BLOCK_SIZE,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from gtm_feedback_dagster.analytics.graph import stored_duplicate_pairs
+from gtm_feedback_dagster.analytics.graph_duplicates import stored_duplicate_pairs
 from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.core.request_graph import DEFAULT_DUPLICATE_THRESHOLD
 from gtm_feedback_dagster.messaging.mrkdwn import link

@@ -13,11 +13,13 @@ from sqlalchemy import select
 
 from gtm_feedback_dagster.analytics.graph import (
     GraphUpdate,
-    cached_vectors,
     clear_area_rows_cache,
+    update_area_graph,
+)
+from gtm_feedback_dagster.analytics.graph_vectors import (
+    cached_vectors,
     clear_vector_cache,
     load_vectors,
-    update_area_graph,
 )
 from gtm_feedback_dagster.core.request_graph import GraphParams
 from gtm_feedback_dagster.requests.merge import merge_requests
