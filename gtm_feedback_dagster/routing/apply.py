@@ -32,6 +32,7 @@ from gtm_feedback_dagster.store.schema import (
     Approval,
     Feedback,
     ProductArea,
+    Request,
     User,
     utcnow,
 )
@@ -357,4 +358,32 @@ def snapshot_of(session: Session, entry: Feedback) -> EntrySnapshot:
         entry.submitter_id,
         entry.attempts,
         tuple(n for n in (names or ()) if n),
+    )
+
+
+def follow_and_confirm(
+    session: Session,
+    app_url: str,
+    entry: Feedback,
+    request: Request,
+    kind: str,
+    key: str,
+) -> None:
+    """A person attached `entry` to `request` (Approve, triage): its submitter follows the
+    request and gets one confirmation DM (outbox `key`: once, however often this is retried)."""
+    if entry.submitter_id is None:
+        return
+    repo.follow(session, entry.submitter_id, request.id)
+    text, message_blocks = blocks.approved_confirmation_message(
+        app_url, request.title, request.slug, entry.customer_pain, entry.severity
+    )
+    outbox.enqueue(
+        session,
+        kind,
+        key,
+        text,
+        user_id=entry.submitter_id,
+        blocks=message_blocks,
+        feedback_id=entry.id,
+        request_id=request.id,
     )

@@ -35,13 +35,12 @@ from gtm_feedback_dagster.messaging.outbox import (
     enqueue,
 )
 from gtm_feedback_dagster.messaging.replies import Done, InboxError, queue_reply, slack_reply
-from gtm_feedback_dagster.routing.apply import apply_new_request, snapshot_of
+from gtm_feedback_dagster.routing.apply import apply_new_request, follow_and_confirm, snapshot_of
 from gtm_feedback_dagster.routing.candidates import ScoredCandidate, load_request_infos
 from gtm_feedback_dagster.routing.decide import Decision
 from gtm_feedback_dagster.routing.drafting import draft_new_request
 from gtm_feedback_dagster.routing.triage import notify_owner
 from gtm_feedback_dagster.runtime import Runtime
-from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.schema import (
     Approval,
     Feedback,
@@ -244,27 +243,17 @@ def _approve(
             )
             .execution_options(synchronize_session=False)
         )
-        if (attached.rowcount or 0) == 1 and info.submitter_id is not None:  # type: ignore[attr-defined]
-            repo.follow(session, info.submitter_id, info.request_id)
+        if (attached.rowcount or 0) == 1:  # type: ignore[attr-defined]
             request = session.get(Request, info.request_id)
             entry = session.get(Feedback, info.feedback_id)
             assert request is not None and entry is not None
-            text, message_blocks = blocks.approved_confirmation_message(
-                rt.settings.app_url,
-                request.title,
-                request.slug,
-                entry.customer_pain,
-                entry.severity,
-            )
-            enqueue(
+            follow_and_confirm(
                 session,
+                rt.settings.app_url,
+                entry,
+                request,
                 "approval_confirmation",
                 f"approved:{info.id}",
-                text,
-                user_id=info.submitter_id,
-                blocks=message_blocks,
-                feedback_id=info.feedback_id,
-                request_id=info.request_id,
             )
         _queue_decision_update(
             session,

@@ -20,12 +20,11 @@ from gtm_feedback_dagster.config import Settings
 from gtm_feedback_dagster.core.text import request_text
 from gtm_feedback_dagster.messaging import blocks
 from gtm_feedback_dagster.messaging.outbox import enqueue
-from gtm_feedback_dagster.routing.apply import apply_new_request, snapshot_of
+from gtm_feedback_dagster.routing.apply import apply_new_request, follow_and_confirm, snapshot_of
 from gtm_feedback_dagster.routing.candidates import ScoredCandidate, load_request_infos
 from gtm_feedback_dagster.routing.decide import Decision
 from gtm_feedback_dagster.routing.drafting import draft_new_request
 from gtm_feedback_dagster.runtime import Runtime
-from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.schema import (
     Approval,
     Feedback,
@@ -132,25 +131,14 @@ def attach(rt: Runtime, entry_id: int, request_id: int | None, actor: str) -> st
             return ALREADY
         entry = session.get(Feedback, entry_id)
         assert entry is not None
-        if entry.submitter_id is not None:
-            repo.follow(session, entry.submitter_id, request.id)
-            text, message_blocks = blocks.approved_confirmation_message(
-                rt.settings.app_url,
-                request.title,
-                request.slug,
-                entry.customer_pain,
-                entry.severity,
-            )
-            enqueue(
-                session,
-                "triage_confirmation",
-                f"triage-attached:{entry_id}",
-                text,
-                user_id=entry.submitter_id,
-                blocks=message_blocks,
-                feedback_id=entry_id,
-                request_id=request.id,
-            )
+        follow_and_confirm(
+            session,
+            rt.settings.app_url,
+            entry,
+            request,
+            "triage_confirmation",
+            f"triage-attached:{entry_id}",
+        )
     return "attached"
 
 
