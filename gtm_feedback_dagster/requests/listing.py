@@ -187,16 +187,6 @@ class DemandTable:
             )
         ]
 
-    def ordered(
-        self,
-        sort: str,
-        area: str | None,
-        status: str | None,
-        segment: str | None,
-        only_ids: list[int] | None,
-    ) -> list[dict[str, Any]]:
-        return self.figures(self.order(sort, area, status, segment, only_ids))
-
 
 class OrderCache:
     """Computed lists (the triage queue) kept `ttl` seconds per key, per process."""

@@ -114,7 +114,7 @@ def test_every_sort_and_filter_matches_a_count_by_hand(db_url: str) -> None:
             ]
             field = {"arr": "arr", "entries": "entries", "recent": "created"}[sort]
             keep.sort(key=lambda rid: (truth[rid][field], rid), reverse=True)
-            got = table.ordered(sort, area, status, segment, only)
+            got = table.figures(table.order(sort, area, status, segment, only))
             assert [g["id"] for g in got] == keep, (sort, area, status, segment, only)
             for g in got:
                 t = truth[g["id"]]
@@ -123,7 +123,9 @@ def test_every_sort_and_filter_matches_a_count_by_hand(db_url: str) -> None:
         # A search's hits in their own order, and a page of them.
         hits = list(reversed(some_ids))
         shown = [h for h in hits if truth[h]["status"] != "merged"]
-        assert [g["id"] for g in table.ordered("relevance", None, None, None, hits)] == shown
+        assert [
+            g["id"] for g in table.figures(table.order("relevance", None, None, None, hits))
+        ] == shown
         page = list_request_page(s, sort="relevance", only_ids=hits, per_page=2, page=2)
         assert [r["id"] for r in page.rows] == shown[2:4] and page.total == len(shown)
 
