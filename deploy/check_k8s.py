@@ -224,6 +224,18 @@ def chart_rule_errors(values: dict) -> list[str]:
         for key, model in RUN_K8S_CONFIG_MODELS.items():
             where = f"values: runLauncher.config.k8sRunLauncher.runK8sConfig.{key}"
             found.extend(k8s_errors(run_k8s.get(key), model, where))
+    # includeConfigInLaunchedRuns (on unless disabled) hands a code server's container context,
+    # its `resources` included, to its runs, where dagster-k8s deep-merges it over the launcher's.
+    run_resources = launcher.get("resources") or (run_k8s.get("containerConfig") or {}).get(
+        "resources"
+    )
+    for deployment in values.get("dagster-user-deployments", {}).get("deployments") or []:
+        include = (deployment.get("includeConfigInLaunchedRuns") or {}).get("enabled", True)
+        if include and deployment.get("resources") and run_resources:
+            found.append(
+                f"values: user deployment {deployment.get('name')}: includeConfigInLaunchedRuns "
+                "gives its runs the code server's resources, not the run launcher's"
+            )
     # With a `concurrency` block (pools or runs) Dagster's instance refuses run limits in the run
     # coordinator: every process would fail to load dagster.yaml.
     concurrency = values.get("concurrency") or {}

@@ -147,6 +147,21 @@ def test_run_limits_live_in_the_concurrency_block(values: dict) -> None:
     assert any("runMonitoring.maxRuntime" in e for e in check_k8s.chart_rule_errors(old))
 
 
+def test_runs_get_the_run_launchers_resources(values: dict) -> None:
+    """With includeConfigInLaunchedRuns the code server's resources would override the run
+    pods' (dagster-k8s deep-merges the code location's container context last)."""
+    (user_code,) = values["dagster-user-deployments"]["deployments"]
+    assert user_code["includeConfigInLaunchedRuns"] == {"enabled": False}
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    assert launcher["envConfigMaps"] == user_code["envConfigMaps"]  # runs still get both
+    assert launcher["envSecrets"] == user_code["envSecrets"]
+    old = copy.deepcopy(values)
+    old["dagster-user-deployments"]["deployments"][0]["includeConfigInLaunchedRuns"] = {
+        "enabled": True
+    }
+    assert any("includeConfigInLaunchedRuns" in e for e in check_k8s.chart_rule_errors(old))
+
+
 def test_manifest_rules_catch_mistakes(docs: list[dict]) -> None:
     broken = copy.deepcopy(docs)
     container = _container(broken)
