@@ -1,9 +1,11 @@
 """`route_batch`: route a batch of pending feedback entries, usable without Dagster.
 
-load batch → every searchable request has a current vector (missing ones embedded, cheap when
-none) → the whole batch embedded in ONE call → one index search (top 50 each) → per entry, in
+load batch → every searchable request and confirmed entry has a current vector (missing ones
+embedded, cheap when none) → the whole batch embedded in ONE call → one index search (top 50
+each), re-scored with the candidates' confirmed feedback (`routing.exemplars`) → per entry, in
 order: decide (LLM judge or calibrated) and apply in its own transaction. A request created for an
-entry is embedded, stored and indexed at once, and later entries of the batch see it — through
+entry is embedded (drafts foreseen from the catalogue in one call, `routing.outcome`), stored
+and indexed at once, and later entries of the batch see it — through
 its drafted text and through the batch's entries already on it (an attach that rests only on the
 latter is asked instead), so one new need in one batch becomes one request. The batch is decided
 against the catalogue as of its start plus the requests created earlier in it, in id order — a
@@ -11,11 +13,10 @@ rerun after a crash too (`routing.batch_state`).
 
 With an LLM judge, the run has its own view of the client (`ChatLLM.for_run`: a token budget,
 answers remembered by prompt, a breaker) and the judge is asked about the whole batch
-concurrently first (`routing.judging`). When the judge is unavailable an entry is not decided
-another way: it stays pending for a later run (the sweep), and after `LLM_WAIT_RUNS` runs its
-submitter is asked. New requests' vectors go into the table in their entry's transaction and
-into the serving index in one upsert per run (at the end; a run that dies before it leaves the
-index short, and the next run's repair refills it from the table before deciding).
+concurrently first (`routing.judging`). An unavailable judge leaves an entry pending for a
+later run (the sweep); after `LLM_WAIT_RUNS` runs its submitter is asked. New requests' vectors
+go into the table in their entry's transaction and into the serving index in one upsert per run
+(a run that dies before it leaves the index short; the next run's repair refills it).
 
 Failures: a transient one (network, 429/5xx after the clients' retries, a lost database
 connection) propagates and the caller (an op with a RetryPolicy) retries the batch, skipping what
@@ -39,14 +40,11 @@ from sqlalchemy.orm import Session
 from gtm_feedback_dagster.ai.embedders import Embedder, EmbeddingError
 from gtm_feedback_dagster.ai.llm import ChatLLM, LLMUnavailable
 from gtm_feedback_dagster.config import Settings
-from gtm_feedback_dagster.core.text import query_text, request_text
+from gtm_feedback_dagster.core.text import query_text
 from gtm_feedback_dagster.messaging.digest import digest_asks
+from gtm_feedback_dagster.routing import exemplars
 from gtm_feedback_dagster.routing.apply import (
-    Applied,
     EntrySnapshot,
-    apply_ask,
-    apply_attach,
-    apply_new_request,
     count_attempts,
     load_pending,
     mark_failed,
@@ -60,16 +58,15 @@ from gtm_feedback_dagster.routing.batch_state import (
 from gtm_feedback_dagster.routing.candidates import (
     ROUTING_TOP_K,
     RequestInfo,
-    ScoredCandidate,
     hits_against,
     load_request_infos,
     merge_hits,
     resolve_candidates,
 )
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer
-from gtm_feedback_dagster.routing.decide import Decision, Thresholds, decide
-from gtm_feedback_dagster.routing.drafting import draft_new_request
+from gtm_feedback_dagster.routing.decide import Thresholds, decide
 from gtm_feedback_dagster.routing.judging import LLM_WAIT_RUNS, ask_instead, prefetch_verdicts
+from gtm_feedback_dagster.routing.outcome import apply_decision, predraft_vectors
 from gtm_feedback_dagster.routing.report import BatchReport, EntryOutcome
 from gtm_feedback_dagster.routing.search import ensure_request_vectors as ensure_request_vectors
 from gtm_feedback_dagster.routing.search import sync_request_vectors
@@ -81,7 +78,6 @@ log = logging.getLogger(__name__)
 # A run that loads an entry counts one attempt; after this many runs without finishing (each
 # crashed or failed as a whole) the entry is marked failed instead of being retried forever.
 MAX_ROUTE_ATTEMPTS = 5
-_CLAIM_RETRIES = 3  # a unique-slug race with a concurrent run: redo the entry's transaction
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -117,19 +113,6 @@ def _areas(session: Session) -> list[tuple[str, str, str]]:
         select(ProductArea.slug, ProductArea.name, ProductArea.description).order_by(ProductArea.id)
     ).all()
     return [(slug, name, description or "") for slug, name, description in rows]
-
-
-def _with_claim_retries(env: RoutingEnv, fn: Callable[[Session], Applied]) -> Applied:
-    for attempt in range(_CLAIM_RETRIES):
-        try:
-            with env.session() as session:
-                return fn(session)
-        except IntegrityError:
-            # Another run took the same slug (or follower/approval key) between our read and
-            # write; the retry sees its row and picks another slug or skips.
-            if attempt == _CLAIM_RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")
 
 
 def _fail(env: RoutingEnv, report: BatchReport, entry_id: int, error: str) -> None:
@@ -184,6 +167,7 @@ def route_batch(
 
     t = time.perf_counter()
     report.caught_up(sync_request_vectors(env.session, env.embedder, env.index))
+    report.exemplars_embedded = exemplars.sync_exemplar_vectors(env.session, env.embedder)
     report.timings["ensure_vectors"] = time.perf_counter() - t
 
     # A rerun after a crash decides each entry with its own batch's state (routing.batch_state).
@@ -200,6 +184,9 @@ def route_batch(
     raw_hits = env.index.search(queries, plan.search_k(ROUTING_TOP_K))
     hit_lists = plan.catalogue_hits(raw_hits, ROUTING_TOP_K)
     with env.session() as session:
+        hit_lists, through_feedback = exemplars.with_exemplars(
+            session, env.embedder.model_id, [e.id for e in routable], queries, hit_lists
+        )
         wanted = {h.id for hits in hit_lists for h in hits} | plan.prior_created_ids
         infos = load_request_infos(session, wanted)
     report.timings["search"] = time.perf_counter() - t
@@ -219,6 +206,21 @@ def route_batch(
         report.timings["llm_prefetch"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    # New requests' drafts embedded in one call (routing.outcome); an LLM drafts its own.
+    drafted = (
+        {}
+        if llm is not None
+        else predraft_vectors(
+            env.embedder,
+            env.scorer,
+            env.thresholds,
+            routable,
+            [resolve_candidates(merge_hits(h)[:ROUTING_TOP_K], infos)[0] for h in hit_lists],
+            areas,
+        )
+    )
+    report.timings["predraft"] = time.perf_counter() - t
+    t = time.perf_counter()
     pending_index: list[tuple[int, np.ndarray, dict[str, Any]]] = []  # one upsert per run
     try:
         for at, prior, seeded in plan.groups(member_queries):
@@ -235,6 +237,8 @@ def route_batch(
                 attempt_offset=1 if count_attempt else 0,
                 prior=prior,
                 prior_member_queries=seeded,
+                through_feedback=through_feedback,
+                drafted=drafted,
             )
     finally:
         _flush_index(env, report, pending_index)
@@ -293,11 +297,12 @@ def _decide_and_apply(
     attempt_offset: int,
     prior: PriorState,
     prior_member_queries: np.ndarray,
+    through_feedback: dict[int, set[int]],
+    drafted: dict[str, np.ndarray],
 ) -> None:
     dim, known = queries.shape[1], len(prior.created_ids)
     created_ids: list[int] = list(prior.created_ids)
-    # Vectors of requests created in this batch, grown in place: re-stacking a list per entry
-    # cost O(created) copies for every entry of the batch.
+    # This batch's new requests' vectors, grown in place (re-stacking cost O(created) per entry).
     created_matrix = np.zeros((len(routable) + known, dim), dtype=np.float32)
     if known:
         created_matrix[:known] = np.stack(prior.created_vectors)
@@ -340,7 +345,10 @@ def _decide_and_apply(
                     decision = replace(
                         decision, tier="ask", details={**decision.details, "note": note}
                     )
-            outcome, new_vector = _apply(env, llm, entry, decision, candidates, infos, areas)
+            decision = exemplars.note_evidence(decision, through_feedback.get(entry.id))
+            outcome, new_vector = apply_decision(
+                env, llm, entry, decision, candidates, infos, areas, drafted
+            )
             if outcome.created_request is not None and new_vector is not None:
                 info = outcome.created_request
                 infos[info.id] = info
@@ -367,47 +375,3 @@ def _decide_and_apply(
                 raise
             log.warning("routing entry %s failed permanently: %s", entry.id, exc)
             _fail(env, report, entry.id, f"{type(exc).__name__}: {exc}")
-
-
-def _alternatives(decision: Decision, infos: dict[int, RequestInfo]) -> list[RequestInfo]:
-    """Other close candidates worth showing the submitter with an ask (the top candidate is
-    uncertain, or the entry would have been attached)."""
-    ids = decision.details.get("alternatives") or []
-    return [infos[i] for i in ids if isinstance(i, int) and i in infos]
-
-
-def _apply(
-    env: RoutingEnv,
-    llm: ChatLLM | None,
-    entry: EntrySnapshot,
-    decision: Decision,
-    candidates: Sequence[ScoredCandidate],
-    infos: dict[int, RequestInfo],
-    areas: list[tuple[str, str, str]],
-) -> tuple[Applied, np.ndarray | None]:
-    """Applies the decision; for a new request also returns its vector, so later entries of the
-    batch are scored against it without another index round trip."""
-    if decision.tier == "attach":
-        assert decision.request_id is not None
-        request = infos[decision.request_id]
-        applied = _with_claim_retries(
-            env, lambda s: apply_attach(s, entry, request, decision, env.settings)
-        )
-        return applied, None
-    if decision.tier == "ask":
-        assert decision.request_id is not None
-        request = infos[decision.request_id]
-        alternatives = _alternatives(decision, infos)
-        applied = _with_claim_retries(
-            env, lambda s: apply_ask(s, entry, request, decision, env.settings, alternatives)
-        )
-        return applied, None
-    draft = draft_new_request(entry.pain, candidates, areas, llm, names=entry.names)
-    vector = env.embedder.embed([request_text(draft.title, draft.description)])[0]
-    applied = _with_claim_retries(
-        env,
-        lambda s: apply_new_request(
-            s, entry, draft, decision, env.settings, env.embedder.model_id, vector, None
-        ),
-    )
-    return applied, vector

@@ -26,6 +26,7 @@ class BatchReport:
     requested: int = 0
     outcomes: list[EntryOutcome] = field(default_factory=list)
     requests_embedded: int = 0
+    exemplars_embedded: int = 0  # confirmed entries embedded before deciding
     # Product area slug -> ids of the requests whose vectors this run stored (requests it
     # created, and requests it found without a current vector): the `request_embeddings`
     # partitions it changed.
@@ -72,6 +73,7 @@ class BatchReport:
             **{f"tier_{k}": v for k, v in self.counts.items()},
             "methods": self.methods,
             "requests_embedded": self.requests_embedded,
+            "confirmed_entries_embedded": self.exemplars_embedded,
             "stale_index_hits": self.stale_hits,
             "question_digests": self.digests,
             "embedding_tokens": self.embedding_tokens,

@@ -27,6 +27,7 @@ from gtm_feedback_dagster.routing.candidates import (
     resolve_candidates,
 )
 from gtm_feedback_dagster.routing.confidence import CalibratedScorer, RankedMatch
+from gtm_feedback_dagster.routing.exemplars import with_exemplars
 from gtm_feedback_dagster.runtime import Runtime, open_vector_index
 from gtm_feedback_dagster.store.vectors import (
     RequestForEmbedding,
@@ -101,6 +102,8 @@ def search_requests(
     vector = embedder.embed([query_text(text)])
     fetch = max(ROUTING_TOP_K, limit) if area_slug is None else max(AREA_FILTER_FETCH, limit)
     hits = index.search(vector, fetch)[0]
+    # Scored as routing scores it: also through the feedback people confirmed on a request.
+    hits = with_exemplars(session, embedder.model_id, [0], vector, [hits])[0][0]
     ranked = rank_hits(session, text, hits, scorer, area_slug=area_slug, limit=limit)
     return [
         SearchResult(m.candidate.request, m.candidate.similarity, m.confidence, m.reason)

@@ -317,6 +317,23 @@ class RequestVector(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class FeedbackVector(Base):
+    """Embeddings of feedback a person confirmed on a request (approved, triaged, re-assigned
+    or imported with its request): routing matches new entries against them as well as against
+    the request's own text. `content_hash` is of the embedded text, so an edit re-embeds."""
+
+    __tablename__ = "feedback_vectors"
+
+    feedback_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_id: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float32
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 class RequestRelation(Base):
     __tablename__ = "request_relations"
     __table_args__ = (UniqueConstraint("request_id", "related_id"),)

@@ -1,0 +1,119 @@
+"""Applying one routing decision, and the new-request drafts of a batch embedded in one call.
+
+A new request's vector is the embedding of its drafted text, needed at once: later entries of
+the same batch are matched against it. Embedding each draft when its entry is applied cost one
+embedding call per new request (a round trip each with OpenAI). `predraft_vectors` drafts, before
+the per-entry loop, every entry the catalogue alone sends to a new request and embeds those
+texts in one call; `apply_decision` takes a vector from there when the entry's final draft has
+the same text (the deterministic draft's text depends only on the entry), and embeds on its own
+only what was not foreseen: an entry that became new because of a decision earlier in the batch,
+or an LLM draft (with an LLM the judge decides, so nothing is predrafted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gtm_feedback_dagster.ai.embedders import Embedder
+from gtm_feedback_dagster.ai.llm import ChatLLM
+from gtm_feedback_dagster.core.text import request_text
+from gtm_feedback_dagster.routing.apply import (
+    Applied,
+    EntrySnapshot,
+    apply_ask,
+    apply_attach,
+    apply_new_request,
+)
+from gtm_feedback_dagster.routing.candidates import RequestInfo, ScoredCandidate
+from gtm_feedback_dagster.routing.confidence import CalibratedScorer
+from gtm_feedback_dagster.routing.decide import Decision, Thresholds, decide
+from gtm_feedback_dagster.routing.drafting import draft_new_request
+
+if TYPE_CHECKING:
+    from gtm_feedback_dagster.routing.engine import RoutingEnv
+
+CLAIM_RETRIES = 3  # a unique-slug race with a concurrent run: redo the entry's transaction
+
+
+def with_claim_retries(env: RoutingEnv, fn: Callable[[Session], Applied]) -> Applied:
+    for attempt in range(CLAIM_RETRIES):
+        try:
+            with env.session() as session:
+                return fn(session)
+        except IntegrityError:
+            # Another run took the same slug (or follower/approval key) between our read and
+            # write; the retry sees its row and picks another slug or skips.
+            if attempt == CLAIM_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def predraft_vectors(
+    embedder: Embedder,
+    scorer: CalibratedScorer,
+    thresholds: Thresholds,
+    entries: Sequence[EntrySnapshot],
+    candidate_lists: Sequence[Sequence[ScoredCandidate]],
+    areas: Sequence[tuple[str, str, str]],
+) -> dict[str, np.ndarray]:
+    """Drafted text -> vector for the entries the catalogue alone sends to a new request."""
+    texts: set[str] = set()
+    for entry, candidates in zip(entries, candidate_lists, strict=True):
+        if decide(entry.pain, candidates, scorer, thresholds, None).tier == "new":
+            draft = draft_new_request(entry.pain, candidates, areas, None, names=entry.names)
+            texts.add(request_text(draft.title, draft.description))
+    if not texts:
+        return {}
+    ordered = sorted(texts)
+    return dict(zip(ordered, embedder.embed(ordered), strict=True))
+
+
+def _alternatives(decision: Decision, infos: Mapping[int, RequestInfo]) -> list[RequestInfo]:
+    """Other close candidates worth showing the submitter with an ask (the top candidate is
+    uncertain, or the entry would have been attached)."""
+    ids = decision.details.get("alternatives") or []
+    return [infos[i] for i in ids if isinstance(i, int) and i in infos]
+
+
+def apply_decision(
+    env: RoutingEnv,
+    llm: ChatLLM | None,
+    entry: EntrySnapshot,
+    decision: Decision,
+    candidates: Sequence[ScoredCandidate],
+    infos: Mapping[int, RequestInfo],
+    areas: list[tuple[str, str, str]],
+    drafted: Mapping[str, np.ndarray],
+) -> tuple[Applied, np.ndarray | None]:
+    """Applies the decision; for a new request also returns its vector, so later entries of the
+    batch are scored against it without another index round trip."""
+    if decision.tier == "attach":
+        assert decision.request_id is not None
+        request = infos[decision.request_id]
+        applied = with_claim_retries(
+            env, lambda s: apply_attach(s, entry, request, decision, env.settings)
+        )
+        return applied, None
+    if decision.tier == "ask":
+        assert decision.request_id is not None
+        request = infos[decision.request_id]
+        alternatives = _alternatives(decision, infos)
+        applied = with_claim_retries(
+            env, lambda s: apply_ask(s, entry, request, decision, env.settings, alternatives)
+        )
+        return applied, None
+    draft = draft_new_request(entry.pain, candidates, areas, llm, names=entry.names)
+    text = request_text(draft.title, draft.description)
+    vector = drafted[text] if text in drafted else env.embedder.embed([text])[0]
+    applied = with_claim_retries(
+        env,
+        lambda s: apply_new_request(
+            s, entry, draft, decision, env.settings, env.embedder.model_id, vector, None
+        ),
+    )
+    return applied, vector
