@@ -8,15 +8,18 @@
 The chart files come from `helm pull dagster/dagster --version 1.13.27 --untar` (they are the
 chart's, so they are never copied into this repository). Checks:
 
-- `deploy/k8s/values.yaml` against the chart's `values.schema.json` with `jsonschema`. Without
-  `--chart-values` only our overrides are validated (`required` is dropped, since the chart's
-  defaults fill those); with it the merged values are validated as `helm` would. Objects with
-  listed properties are closed, so a key the chart does not know is an error even where the
-  generated schema would let it through and the chart would silently ignore it. The schema's
-  references to Kubernetes types (kubernetesjsonschema.dev) are checked offline against the
-  `kubernetes` client's models.
-- Keys of the chart's free-form blocks (`runMonitoring`, `runRetries`, `runK8sConfig`), which no
-  schema types, against what the chart's templates read / the Kubernetes models.
+- `deploy/k8s/values.yaml` against the chart's `values.schema.json` with `jsonschema`: our
+  overrides with `required` dropped (the chart's defaults fill those) and every object with
+  listed properties closed, so a key the chart does not know is an error even where the
+  generated schema would let it through and the chart would silently ignore it; with
+  `--chart-values` also the merged values as `helm` validates them (`required` kept, open
+  objects). The schema's references to Kubernetes types (kubernetesjsonschema.dev) are checked
+  offline against the `kubernetes` client's models.
+- What the schema cannot see (no chart files needed): keys of the chart's free-form blocks
+  (`runMonitoring`, `runRetries`, `runK8sConfig`) against what its templates read and the
+  Kubernetes models; no run limits in `queuedRunCoordinator` next to a `concurrency` block
+  (Dagster refuses that instance); no `includeConfigInLaunchedRuns` on a code server with
+  `resources` when the runs have their own (dagster-k8s would give the runs the server's).
 - `deploy/k8s/intake.yaml`: every field against the `kubernetes` client's models (unknown keys,
   types, required fields), plus our rules: labels and selectors agree, probes and the Service
   name a container port, readiness on /healthz, secrets only through `secretKeyRef`.
@@ -130,7 +133,9 @@ def kubernetes_available() -> bool:
 # --- Helm values against the chart's schema --------------------------------------------------
 
 
-def offline_schema(schema: dict, drop_required: bool, close_top: bool = True) -> dict:
+def offline_schema(
+    schema: dict, drop_required: bool, close_top: bool = True, close: bool = True
+) -> dict:
     """The chart schema with its kubernetesjsonschema.dev references replaced by an
     `x-k8s-type` keyword (checked against the client's models), `required` dropped when only
     overrides are validated, and every object with listed properties closed (the top level
@@ -156,7 +161,7 @@ def offline_schema(schema: dict, drop_required: bool, close_top: bool = True) ->
             node.pop("required", None)
         props = node.get("properties")
         closable = props and not ({"additionalProperties", "patternProperties"} & set(node))
-        if (node is top and not close_top) or conditional:  # `if`/`then` only add rules
+        if not close or (node is top and not close_top) or conditional:  # `if`/`then`: rules
             closable = False
         if closable and "x-k8s-type" not in node and "$ref" not in node:
             node["additionalProperties"] = False
@@ -169,14 +174,19 @@ def offline_schema(schema: dict, drop_required: bool, close_top: bool = True) ->
 
 
 def schema_errors(
-    values: dict, schema: dict, drop_required: bool, where: str, close_top: bool = True
+    values: dict,
+    schema: dict,
+    drop_required: bool,
+    where: str,
+    close_top: bool = True,
+    close: bool = True,
 ) -> list[str]:
     import jsonschema
 
     validator_cls = jsonschema.validators.extend(
         jsonschema.Draft7Validator, {"x-k8s-type": _k8s_type_keyword}
     )
-    validator = validator_cls(offline_schema(schema, drop_required, close_top))
+    validator = validator_cls(offline_schema(schema, drop_required, close_top, close))
     found = []
     for error in sorted(validator.iter_errors(values), key=lambda e: list(e.absolute_path)):
         path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
@@ -369,10 +379,11 @@ def main(argv: list[str] | None = None) -> int:
         notes.append("kubernetes models: skipped (pip install kubernetes)")
     if args.schema:
         schema = json.loads(args.schema.read_text())
-        merged = values
-        if args.chart_values:
+        # Unknown keys: in our overrides only (the chart's own defaults are its business).
+        problems += schema_errors(values, schema, True, "values")
+        if args.chart_values:  # what helm validates: the merged values, `required` included
             merged = helm_merge(yaml.safe_load(args.chart_values.read_text()), values)
-        problems += schema_errors(merged, schema, not args.chart_values, "values")
+            problems += schema_errors(merged, schema, False, "merged values", close=False)
         notes.append(f"values.yaml: validated against {args.schema}")
     else:
         notes.append("values.yaml: chart schema not checked (give --schema)")
