@@ -5,7 +5,8 @@
     python -m bench.run --scale 100 --only graph,reports,sensors,memory,intake
     python -m bench.run --scale 10 --only routing --routing-entries 6000 --profile-routing
 
-Benchmarks (`--only`, comma-separated): routing, graph, reports, sensors, memory, intake. Every
+Benchmarks (`--only`, comma-separated): routing, graph, reports, sensors, memory, intake, and
+`cli` (cold commands and the service's first search as subprocesses; only when named). Every
 figure comes with a baseline measured in the same run (these machines are shared and noisy);
 figures are medians of `--repeats` runs (default 3). Datasets, template databases and request
 embeddings are cached in `--cache-dir` (default `$GTM_BENCH_CACHE` or /tmp/gtm-bench) and reused.
@@ -27,6 +28,9 @@ from typing import Any
 from bench.common import DEFAULT_CACHE_DIR, RESULTS_DIR, BenchConfig, machine_info, write_results
 
 BENCHMARKS = ("routing", "graph", "reports", "sensors", "memory", "intake")
+# Run only when named in --only (not in the default run, nor in --smoke).
+OPTIONAL_BENCHMARKS = ("cli",)
+KNOWN = (*BENCHMARKS, *OPTIONAL_BENCHMARKS)
 
 
 def _runner(name: str) -> Callable[[BenchConfig], dict[str, Any]]:
@@ -55,17 +59,21 @@ def _runner(name: str) -> Callable[[BenchConfig], dict[str, Any]]:
         from bench import intake_load
 
         return intake_load.run
-    raise ValueError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
+    if name == "cli":
+        from bench import cli_latency
+
+        return cli_latency.run
+    raise ValueError(f"unknown benchmark {name!r}; choose from {', '.join(KNOWN)}")
 
 
 def parse_only(value: str | None) -> list[str]:
     if not value:
         return list(BENCHMARKS)
     names = [n.strip() for n in value.split(",") if n.strip()]
-    unknown = [n for n in names if n not in BENCHMARKS]
+    unknown = [n for n in names if n not in KNOWN]
     if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
+            f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(KNOWN)}"
         )
     return names
 
@@ -76,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes at scale 1 (CI)")
     parser.add_argument("--scale", type=int, default=10, help="demo data scale: 1, 10 or 100")
-    parser.add_argument("--only", type=parse_only, default=None, help=", ".join(BENCHMARKS))
+    parser.add_argument("--only", type=parse_only, default=None, help=", ".join(KNOWN))
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
@@ -185,6 +193,14 @@ def headline(name: str, r: dict[str, Any]) -> str:
         if name == "memory":
             worst = max(j["peak_rss_mib"] for j in r["jobs"].values())
             return f"{len(r['jobs'])} jobs, highest peak RSS {worst:.0f} MiB (target <= 1024)"
+        if name == "cli":
+            return (
+                f"search {r['search_cold_seconds']['median']} s = x{r['search_vs_list']['median']}"
+                f" requests list ({r['median_list_seconds']} s); route of "
+                f"{r['pending_routed']} x{r['route_vs_list']['median']}; sensor-run model load "
+                f"{r['sensor_run_model_load_seconds']['median']} s; first /api/search "
+                f"{r['first_api_search_seconds']['median']} s; targets met: {r['met']}"
+            )
         if name == "intake":
             load = r["load"]
             return (

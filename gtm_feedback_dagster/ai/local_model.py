@@ -268,7 +268,10 @@ class LocalEmbedder:
 
     def __init__(
         self,
-        batch_size: int = 64,
+        # 32, not 64: on torch, tensors padded to each batch's longest text left the allocator
+        # holding freed blocks of every size, and a weekly re-sync of 5,182 requests peaked at
+        # 1,033 MiB (826 at 32, and no slower; docs/benchmarks.md). ONNX runs 16 at a time.
+        batch_size: int = 32,
         *,
         backend: str = DEFAULT_LOCAL_BACKEND,
         home: Path | None = None,

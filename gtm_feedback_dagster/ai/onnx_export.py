@@ -76,10 +76,58 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1)
 
 
-def _check_export(path: Path, model_dir: Path) -> tuple[OnnxModel | None, str, float]:
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".verified.json")
+
+
+def _file_identity(path: Path, model_dir: Path) -> dict[str, Any]:
+    """What a verification holds for: this very file (device, inode, size, mtime), these
+    weights and this ONNX Runtime. Any rewrite, copy or upgrade changes it."""
+    import onnxruntime
+
+    stat = path.stat()
+    return {
+        "file": [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns],
+        "weights": weights_fingerprint(model_dir),
+        "onnxruntime": onnxruntime.__version__,
+        "texts": list(VERIFY_TEXTS),
+    }
+
+
+def _stamped_cosine(path: Path, model_dir: Path) -> float | None:
+    """The cosine an earlier load verified for this same file, or None (no stamp, or it is for
+    another file, weights, runtime or texts, or below today's threshold)."""
+    try:
+        stamp = json.loads(_stamp_path(path).read_text(encoding="utf-8"))
+        cosine = float(stamp["cosine_min"])
+        same = stamp["identity"] == json.loads(json.dumps(_file_identity(path, model_dir)))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return cosine if same and cosine >= ONNX_MIN_COSINE else None
+
+
+def _write_stamp(path: Path, model_dir: Path, cosine: float) -> None:
+    """Records a passed verification next to the export (atomically; skipped when the folder
+    is not writable: the next load then verifies again)."""
+    stamp = _stamp_path(path)
+    try:
+        body = json.dumps({"identity": _file_identity(path, model_dir), "cosine_min": cosine})
+        fd, tmp_name = tempfile.mkstemp(prefix=stamp.name + ".", suffix=".part", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(body)
+        os.replace(tmp_name, stamp)
+    except OSError as exc:
+        log.debug("could not record the ONNX verification of %s: %s", path, exc)
+
+
+def _check_export(
+    path: Path, model_dir: Path, *, trust_stamp: bool = False
+) -> tuple[OnnxModel | None, str, float]:
     """(model, "", cosine) when the file at `path` is a verified export of these weights, else
     (None, why, cosine). Runs VERIFY_TEXTS through it and compares with the torch vectors stored
-    inside it at export time: torch is not needed."""
+    inside it at export time: torch is not needed. With `trust_stamp`, a file this process's
+    ONNX Runtime already verified (same inode, size and mtime: `_write_stamp`) is not run
+    again: the check costs ~0.2 s on 2 cores, the budget of a cold run's whole model load."""
     if not path.exists():
         return None, "missing", 0.0
     try:
@@ -104,9 +152,14 @@ def _check_export(path: Path, model_dir: Path) -> tuple[OnnxModel | None, str, f
         return None, f"no usable reference vectors ({exc})", 0.0
     if reference.shape[1] != model.dim:
         return None, f"dimension {model.dim} differs from the reference's", 0.0
+    stamped = _stamped_cosine(path, model_dir) if trust_stamp else None
+    if stamped is not None:
+        return model, "", stamped
     cosine = float(_cosines(_verify_vectors(model), reference).min())
     if not cosine >= ONNX_MIN_COSINE:
         return None, f"cosine {cosine:.6f} against torch < {ONNX_MIN_COSINE}", cosine
+    if trust_stamp:
+        _write_stamp(path, model_dir, cosine)
     return model, "", cosine
 
 
@@ -209,7 +262,7 @@ def load_onnx_model(home: Path, model_dir: Path | None = None) -> tuple[OnnxMode
     exports are serialised by a lock file and each one lands by an atomic rename."""
     model_dir = model_dir or packaged_model_path()
     path = onnx_export_path(home, model_dir)
-    model, why, cosine = _check_export(path, model_dir)
+    model, why, cosine = _check_export(path, model_dir, trust_stamp=True)
     if model is not None:
         return model, OnnxLoad(path, exported=False, rejected=None, cosine_min=cosine)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -224,13 +277,14 @@ def load_onnx_model(home: Path, model_dir: Path | None = None) -> tuple[OnnxMode
             if rejected:
                 log.warning("rejecting the ONNX export %s: %s; exporting again", path, rejected)
                 path.unlink(missing_ok=True)
+            _stamp_path(path).unlink(missing_ok=True)
             # Temporary files of exports killed half-way (we hold the lock: none is running).
             for stale in path.parent.glob(path.name + ".*.tmp"):
                 stale.unlink(missing_ok=True)
             cosine = export_onnx(model_dir, path)
         finally:
             _lock(lock, False)
-    model, why, _ = _check_export(path, model_dir)
+    model, why, _ = _check_export(path, model_dir, trust_stamp=True)
     if model is None:
         raise OnnxVerificationError(f"the fresh ONNX export {path} does not load: {why}")
     return model, OnnxLoad(path, exported=True, rejected=rejected, cosine_min=cosine)

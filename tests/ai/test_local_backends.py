@@ -4,6 +4,7 @@ id, the tokenizer set up as sentence-transformers does, and the export kept in t
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -143,6 +144,31 @@ def test_export_lands_in_the_home_folder_and_is_reused(
     _, again = load_onnx_model(home)
     assert not again.exported and again.rejected is None
     assert again.path == first.path and first.path.stat().st_mtime_ns == stamp
+
+
+def test_a_verified_export_is_not_run_again_until_the_file_changes(
+    exported: tuple[Path, OnnxModel, OnnxLoad], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = _copy_home(exported, tmp_path)
+    runs: list[int] = []
+    verify = onnx_export._verify_vectors
+
+    def counting(model: OnnxModel) -> np.ndarray:
+        runs.append(1)
+        return verify(model)
+
+    monkeypatch.setattr(onnx_export, "_verify_vectors", counting)
+    _, first = load_onnx_model(tmp_path)  # a copy: another file, so verified, then stamped
+    assert not first.exported and first.cosine_min >= 0.9999 and len(runs) == 1
+    assert target.with_name(target.name + ".verified.json").exists()
+    _, again = load_onnx_model(tmp_path)
+    assert not again.exported and again.cosine_min == first.cosine_min and len(runs) == 1
+    stat = target.stat()
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # rewritten
+    _, changed = load_onnx_model(tmp_path)
+    assert not changed.exported and len(runs) == 2
+    load_onnx_model(tmp_path)
+    assert len(runs) == 2
 
 
 def test_corrupted_export_is_rejected_and_exported_again(

@@ -93,5 +93,6 @@ def test_neighbour_comparison_notices_a_wrong_neighbour() -> None:
 def test_only_accepts_known_benchmarks() -> None:
     assert parse_only("graph, intake") == ["graph", "intake"]
     assert parse_only(None) == list(BENCHMARKS)
+    assert "cli" not in BENCHMARKS and parse_only("cli") == ["cli"]  # only when named
     with pytest.raises(argparse.ArgumentTypeError, match="unknown benchmark"):
         parse_only("graph,speed")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 import pytest
 from dagster._serdes import serialize_value
+from sqlalchemy import select, update
 
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.jobs.resolve_slack_responses import resolve_slack_responses_job
 from gtm_feedback_dagster.resources.ai import EmbedderResource, LLMResource, VectorIndexResource
 from gtm_feedback_dagster.resources.slack import SlackResource
@@ -15,7 +19,7 @@ from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.slack import inbox, payloads
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Approval, Feedback, SlackInbox
-from tests.slack.support import ANA_SLACK, add_people, outbox, seed_world
+from tests.slack.support import ANA_SLACK, add_approval, add_people, outbox, seed_world
 from tests.standins.slack_standin import SlackStandin
 
 
@@ -110,3 +114,53 @@ def test_cli_decision_with_no_slack_message_yet(sqlite_url: str, slack: SlackSta
     statuses = {m.kind: m.status for m in outbox(sqlite_url)}
     assert statuses == {"approval_request": "cancelled", "approval_confirmation": "sent"}
     assert slack.calls("chat.update") == []
+
+
+@pytest.mark.model
+def test_expiries_in_one_run_open_the_vector_index_once(
+    sqlite_url: str,
+    slack: SlackStandin,
+    monkeypatch: pytest.MonkeyPatch,
+    local_embedder: LocalEmbedder,
+) -> None:
+    # Expiries take the new-request path: each one needs the serving index, which the run opens
+    # once (reading every stored vector) and keeps current itself.
+    monkeypatch.setenv("GTM_FEEDBACK_DECLINE_TO", "new_request")
+    world = seed_world(sqlite_url)
+    assert world.approval_id is not None
+    ids = [world.approval_id]
+    for pain in ("Acme wants Swiss franc invoices", "Receipts should show the VAT id"):
+        ids.append(add_approval(world, pain)[1])
+    with session_scope(sqlite_url) as session:
+        session.execute(
+            update(Approval)
+            .where(Approval.id.in_(ids))
+            .values(expires_at=datetime.now(UTC) - timedelta(days=1))
+        )
+    opened: list[str] = []
+    open_index = VectorIndexResource.open
+
+    def counting_open(self: VectorIndexResource, session: Any, model_id: str, dim: int) -> Any:
+        opened.append(model_id)
+        return open_index(self, session, model_id, dim)
+
+    monkeypatch.setattr(VectorIndexResource, "open", counting_open)
+    result = resolve_slack_responses_job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        resources=resources(sqlite_url, slack),
+        run_config={
+            "ops": {"resolve_slack_responses_op": {"config": {"expire_approval_ids": ids}}}
+        },
+    )
+    assert result.success
+    assert result.output_for_node("resolve_slack_responses_op")["approvals_expired"] == 3
+    assert opened == [local_embedder.model_id]
+    with session_scope(sqlite_url) as session:
+        statuses = session.scalars(select(Approval.status).where(Approval.id.in_(ids))).all()
+        created = session.scalars(
+            select(Feedback.match_type).where(
+                Feedback.id.in_(select(Approval.feedback_id).where(Approval.id.in_(ids)))
+            )
+        ).all()
+    assert set(statuses) == {"expired"}
+    assert created == ["new_request"] * 3
