@@ -115,6 +115,7 @@ def _write_stamp(path: Path, model_dir: Path, cosine: float) -> None:
         fd, tmp_name = tempfile.mkstemp(prefix=stamp.name + ".", suffix=".part", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(body)
+        os.chmod(tmp_name, 0o644)  # like the export itself
         os.replace(tmp_name, stamp)
     except OSError as exc:
         log.debug("could not record the ONNX verification of %s: %s", path, exc)

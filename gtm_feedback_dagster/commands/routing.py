@@ -42,8 +42,12 @@ def _search_service(
     settings: Settings, text: str, area: str | None, limit: int
 ) -> list[dict[str, Any]] | None:
     """Results from the running intake service (its model is already loaded), or None when it
-    cannot be reached (the caller then searches in this process)."""
-    import httpx
+    cannot be reached (the caller then searches in this process). The standard library's
+    client: importing httpx cost 0.3-1 s of this call, which otherwise needs no more than the
+    baseline `requests list`."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
 
     from gtm_feedback_dagster.config import load_secrets
 
@@ -51,25 +55,34 @@ def _search_service(
     if area:
         params["area"] = area
     token = load_secrets().api_token or ""
+    request = urllib.request.Request(
+        f"{settings.service_url}/api/search?{urllib.parse.urlencode(params)}",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+    )
     try:
-        response = httpx.get(
-            f"{settings.service_url}/api/search",
-            params=params,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30.0,
-        )
-    except httpx.TransportError as exc:
-        click.echo(f"warning: {settings.service_url} unreachable ({exc}); searching here", err=True)
-        return None
-    if response.status_code == 400:
-        raise click.UsageError(response.json().get("error", response.text))
-    if response.status_code != 200:
+        with urllib.request.urlopen(request, timeout=30.0) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:  # an answer, with a 4xx/5xx status
+        status, body = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:  # refused, unresolvable, timed out
+        reason = getattr(exc, "reason", exc)
         click.echo(
-            f"warning: {settings.service_url} answered {response.status_code}; searching here",
+            f"warning: {settings.service_url} unreachable ({reason}); searching here", err=True
+        )
+        return None
+    if status == 400:
+        try:
+            message = json.loads(body).get("error") or body.decode("utf-8", "replace")
+        except ValueError:
+            message = body.decode("utf-8", "replace")
+        raise click.UsageError(message)
+    if status != 200:
+        click.echo(
+            f"warning: {settings.service_url} answered {status}; searching here",
             err=True,
         )
         return None
-    return list(response.json()["results"])
+    return list(json.loads(body)["results"])
 
 
 def _search(
@@ -104,12 +117,12 @@ def search(text: str, area: str | None, limit: int, as_json: bool) -> None:
     if not results:
         click.echo("no requests found")
         return
-    from gtm_feedback_dagster.routing.decide import format_confidence
+    from gtm_feedback_dagster.commands.output import confidence_text
 
     click.echo(f"{'#':>2}  {'conf':>5}  {'sim':>5}  request")
     for rank, row in enumerate(results, start=1):
         click.echo(
-            f"{rank:>2}  {format_confidence(row['confidence']):>5}  {row['similarity']:5.2f}  "
+            f"{rank:>2}  {confidence_text(row['confidence']):>5}  {row['similarity']:5.2f}  "
             f"{row['title']} "
             f"[{row['slug']}] ({', '.join(row['areas']) or 'no area'}; {row['status']})"
         )

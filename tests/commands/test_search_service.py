@@ -94,3 +94,11 @@ def test_healthz_reports_a_cold_search_without_warm_up(app_env: str) -> None:
     with TestClient(create_app(load_settings())) as client:
         body = client.get("/healthz").json()
     assert body == {"ok": True, "search": "cold"}
+
+
+def test_the_cli_prints_confidences_as_routing_formats_them() -> None:
+    from gtm_feedback_dagster.commands.output import confidence_text
+    from gtm_feedback_dagster.routing.decide import format_confidence
+
+    for value in (None, 0.0, 0.8999, 0.9, 0.90000001, 0.123456, 0.995, 1.0, 0.07):
+        assert confidence_text(value) == format_confidence(value), value
