@@ -161,36 +161,61 @@ def digest_command(as_of: str | None, post: bool, as_json: bool) -> None:
 
 
 @click.command("duplicates")
-@click.option("--area", help="Only pairs involving this product area (slug, name or id).")
+@click.option("--area", help="Only pairs with a request in this product area (slug, name or id).")
 @click.option(
     "--min-similarity",
     type=float,
     default=DEFAULT_DUPLICATE_THRESHOLD,
     show_default=True,
-    help="Similarity (raw cosine of the embedder) from which a pair counts as duplicate.",
+    help="Title similarity (raw cosine of the embedder) from which a graph pair counts.",
+)
+@click.option(
+    "--min-evidence",
+    type=float,
+    default=None,
+    help="Evidence score (feedback text and titles, any areas) from which a pair counts; "
+    "default: the shipped threshold (docs/design.md, duplicate detection).",
 )
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option(
     "--titles-only",
     is_flag=True,
-    help="Only the related-request graph (titles), not the requests' feedback text.",
+    help="Only the related-request graph (titles), not the requests' feedback.",
 )
 def duplicates_command(
-    area: str | None, min_similarity: float, limit: int, titles_only: bool
+    area: str | None,
+    min_similarity: float,
+    min_evidence: float | None,
+    limit: int,
+    titles_only: bool,
 ) -> None:
-    """List likely duplicate requests, with the merge command and where their merge proposal
-    stands: pairs from the related-request graph (titles) and open requests whose customers'
-    feedback says the same thing. Pairs kept apart ("keep both") are left out."""
+    """List likely duplicate requests, with the evidence that linked them, the merge command
+    and where their merge proposal stands: pairs from the related-request graph (titles) and
+    open requests, in any areas, whose customers' feedback and titles say the same thing.
+    Pairs kept apart ("keep both") are left out."""
+    from gtm_feedback_dagster.requests.evidence_duplicates import EVIDENCE_THRESHOLD
     from gtm_feedback_dagster.requests.merge_proposals import likely_duplicates, proposal_states
+    from gtm_feedback_dagster.runtime import Runtime
 
     settings = load_settings()
+    evidence_threshold = EVIDENCE_THRESHOLD if min_evidence is None else min_evidence
+    embedder = None if titles_only else Runtime.from_settings(settings).embedder
     with session_scope(settings.database_url) as session:
-        found = likely_duplicates(session, area, min_similarity, limit, titles_only=titles_only)
+        found = likely_duplicates(
+            session,
+            area,
+            min_similarity,
+            limit,
+            titles_only=titles_only,
+            evidence_threshold=evidence_threshold,
+            embedder=embedder,
+        )
         states = proposal_states(session, [(c.duplicate_id, c.target_id) for c in found])
     if not found:
         click.echo(
-            f"no likely duplicates at similarity >= {min_similarity} (the graph is built by the "
-            "related_request_graph asset)" + ("" if titles_only else " nor by feedback text")
+            f"no likely duplicates at title similarity >= {min_similarity} (the graph is built "
+            "by the related_request_graph asset)"
+            + ("" if titles_only else f" nor at evidence >= {evidence_threshold}")
         )
         return
     for c in found:
@@ -203,7 +228,8 @@ def duplicates_command(
         click.echo(
             f"{c.similarity:.3f}  #{c.duplicate_id} {c.duplicate_title}   [{c.basis}]\n"
             f"       ~ #{c.target_id} {c.target_title}\n"
-            f"       {c.merge_command}\n"
+            + (f"       evidence: {c.evidence}\n" if c.evidence else "")
+            + f"       {c.merge_command}\n"
             f"       {proposal}"
         )
 

@@ -215,7 +215,8 @@ class DuplicateCandidate:
     target_id: int
     target_title: str
     similarity: float
-    basis: str = "titles"  # "titles" (the related-request graph) or "feedback text"
+    basis: str = "titles"  # "titles" (the related-request graph) or "feedback text and titles"
+    evidence: str = ""  # what linked the pair, for a person (`requests duplicates`)
 
     @property
     def merge_command(self) -> str:
@@ -256,5 +257,14 @@ def duplicate_candidates(
                 pair.b,
             )
         )
-        found.append(DuplicateCandidate(drop, titles[drop], keep, titles[keep], pair.similarity))
+        found.append(
+            DuplicateCandidate(
+                drop,
+                titles[drop],
+                keep,
+                titles[keep],
+                pair.similarity,
+                evidence=f"titles {pair.similarity:.2f} (related-request graph)",
+            )
+        )
     return found
