@@ -1,6 +1,7 @@
 """The related-request graph: the stored `request_relations` rows and the incremental update of
 one area's edges (exact k-NN from `core/request_graph`, over the vectors of
-`analytics/graph_vectors`). Duplicate pairs for merge proposals: `analytics/graph_duplicates`.
+`analytics/graph_vectors`, reading the stored rows through `analytics/graph_rows`). Duplicate
+pairs for merge proposals: `analytics/graph_duplicates`.
 """
 
 from __future__ import annotations
@@ -11,22 +12,29 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.analytics.data import ID_CHUNK, area_request_ids, id_chunks
 
-# The vectors the graph is built from, and their per-process cache: analytics/graph_vectors.py.
-from gtm_feedback_dagster.analytics.graph_vectors import (
-    VectorSet,
-    cached_vectors,
+# The stored rows as the update reads them, and their per-process cache: analytics/graph_rows.py.
+from gtm_feedback_dagster.analytics.graph_rows import (
+    area_edges_after_write,
+    load_area_row_summaries,
+    load_suspect_pairs,
+    stored_lists,
 )
+from gtm_feedback_dagster.analytics.graph_rows import (
+    clear_area_rows_cache as clear_area_rows_cache,  # re-exported
+)
+
+# The vectors the graph is built from, and their per-process cache: analytics/graph_vectors.py.
+from gtm_feedback_dagster.analytics.graph_vectors import cached_vectors
+from gtm_feedback_dagster.core.graph_patch import patch_neighbours
 from gtm_feedback_dagster.core.request_graph import (
-    EdgeArrays,
     GraphParams,
     Neighbour,
-    StoredRows,
     best_related_array,
     clusters_array,
     duplicate_pair_count,
@@ -36,79 +44,9 @@ from gtm_feedback_dagster.core.request_graph import (
 from gtm_feedback_dagster.store.schema import (
     ProductArea,
     Request,
-    RequestArea,
     RequestRelation,
     utcnow,
 )
-
-
-def load_area_row_summaries(session: Session, area_id: int) -> dict[int, StoredRows]:
-    """Per request tagged with the area (merged ones included, so their leftovers can be
-    dropped): when its stored rows were computed, how many there are and the weakest
-    similarity — one grouped query, not every row."""
-    rows = session.execute(
-        select(
-            RequestRelation.request_id,
-            func.min(RequestRelation.computed_at),
-            func.count(),
-            func.min(RequestRelation.similarity),
-        )
-        .join(RequestArea, RequestArea.request_id == RequestRelation.request_id)
-        .where(RequestArea.area_id == area_id)
-        .group_by(RequestRelation.request_id)
-    ).all()
-    return {
-        int(rid): StoredRows(at.timestamp(), int(count), float(weakest))
-        for rid, at, count, weakest in rows
-    }
-
-
-def load_suspect_pairs(
-    session: Session, area_id: int, vectors: VectorSet, since: datetime
-) -> list[tuple[int, int]]:
-    """(request_id, related_id) of the area's stored rows whose related request is no longer in
-    the corpus (merged, deleted, without a vector or with another model's) or whose vector was
-    stored after `since` — the only rows that can make their request stale. The suspects are
-    known from the vectors and the request ids (one id-only query), so this reads the area's rows
-    once, filtered on related_id, without touching the wide request and vector tables."""
-    threshold = since.timestamp()
-    suspects = {rid for rid, at in vectors.updated_at.items() if at > threshold}
-    # Rows point at existing requests (ON DELETE CASCADE), so "not in the corpus" is every
-    # request id outside it.
-    # request ids outside the corpus (none when every request is in it: the corpus's ids are
-    # request ids, so equal counts mean equal sets).
-    if session.scalar(select(func.count()).select_from(Request)) != len(vectors.ids):
-        suspects.update(
-            rid for rid in session.scalars(select(Request.id)) if rid not in vectors.positions
-        )
-    pairs: list[tuple[int, int]] = []
-    for chunk in id_chunks(sorted(suspects)):
-        pairs.extend(
-            (int(q), int(r))
-            for q, r in session.execute(
-                select(RequestRelation.request_id, RequestRelation.related_id)
-                .join(RequestArea, RequestArea.request_id == RequestRelation.request_id)
-                .where(
-                    RequestArea.area_id == area_id,
-                    # "+ 0": filter the area's rows instead of probing (request_id,
-                    # related_id) once per area request and listed id (3.5M probes).
-                    (RequestRelation.related_id + 0).in_(chunk),
-                )
-            ).tuples()
-        )
-    return pairs
-
-
-def load_area_edges(session: Session, area_id: int, min_similarity: float | None) -> EdgeArrays:
-    """The area's stored edges (at or above `min_similarity` if given), as arrays."""
-    query = (
-        select(RequestRelation.request_id, RequestRelation.related_id, RequestRelation.similarity)
-        .join(RequestArea, RequestArea.request_id == RequestRelation.request_id)
-        .where(RequestArea.area_id == area_id)
-    )
-    if min_similarity is not None:
-        query = query.where(RequestRelation.similarity >= min_similarity)
-    return EdgeArrays.from_tuples(session.execute(query).all())
 
 
 def _upsert_relations(session: Session, values: list[dict[str, Any]]) -> None:
@@ -204,7 +142,8 @@ class GraphUpdate:
     queries: int  # area requests with a vector (the k-NN queries)
     corpus: int  # all non-merged requests with a vector
     without_vector: int  # area requests still waiting for an embedding
-    recomputed: list[int]
+    recomputed: list[int]  # requests whose rows were rewritten (searched or patched)
+    searched: int  # of those, how many needed a k-NN search
     rows_written: int
     rows_dropped_requests: int  # area requests whose rows were dropped (merged / no vector)
     related_changed: int
@@ -230,6 +169,7 @@ def update_area_graph(
     # The snapshot time, taken before reading: a vector written while we compute is newer than
     # our rows and gets picked up by the next run.
     computed_at = utcnow()
+    url = session.get_bind().url.render_as_string(hide_password=False)
     vectors = cached_vectors(session)
     area_ids = area_request_ids(session, area.id, include_merged=True)
     queries = [rid for rid in area_ids if rid in vectors.positions]
@@ -242,7 +182,9 @@ def update_area_graph(
         pairs = (
             load_suspect_pairs(
                 session,
+                url,
                 area.id,
+                stored,
                 vectors,
                 # A second early: only a pre-filter (the exact test is in stale_queries), so a
                 # timestamp's float round trip cannot lose a row.
@@ -264,9 +206,34 @@ def update_area_graph(
             block_size=params.block_size,
         )
     recomputed = sorted(recompute)
-    new_edges = knn_edges(
-        recomputed,
-        vectors.rows(recomputed),
+    # A stale request whose own vector is unchanged is first updated from its stored rows and the
+    # changed vectors (exact, core/graph_patch.py); only the rest are searched.
+    patched: list[Neighbour] = []
+    searched = recomputed
+    if not full_refresh:
+        own_changed = {
+            q
+            for q in recomputed
+            if q not in stored
+            or stored[q].count == 0
+            or vectors.updated_at.get(q, 0.0) > stored[q].computed_at
+        }
+        candidates = [q for q in recomputed if q not in own_changed]
+        patched, unresolved = patch_neighbours(
+            candidates,
+            vectors.rows(candidates),
+            stored_lists(session, url, area.id, stored, candidates),
+            {q: stored[q].computed_at for q in candidates},
+            vectors.ids,
+            vectors.matrix,
+            vectors.updated_at,
+            k=params.k,
+            min_similarity=params.min_similarity,
+        )
+        searched = sorted(own_changed | unresolved)
+    new_edges = patched + knn_edges(
+        searched,
+        vectors.rows(searched),
         vectors.ids,
         vectors.matrix,
         k=params.k,
@@ -278,8 +245,7 @@ def update_area_graph(
     # Everything derived is derived from the area's stored rows after the write: the kept rows
     # (this process's copy from its last run where their summary is unchanged, else read) and
     # the new ones.
-    url = session.get_bind().url.render_as_string(hide_password=False)
-    edges = _area_edges_after_write(
+    edges = area_edges_after_write(
         session, url, area.id, stored, recompute, dropped, new_edges, computed_at
     )
     best = best_related_array(edges, params.related_threshold)
@@ -295,6 +261,7 @@ def update_area_graph(
         corpus=len(vectors.ids),
         without_vector=len([rid for rid in drop if rid not in merged]),
         recomputed=recomputed,
+        searched=len(searched),
         rows_written=written,
         rows_dropped_requests=len(dropped),
         related_changed=related_changed,
@@ -305,83 +272,6 @@ def update_area_graph(
         duplicate_count=duplicate_count,
         clusters=found_clusters,
     )
-
-
-@dataclass
-class _AreaRows:
-    """An area's stored rows as this process last left them: per-request summaries (what
-    `load_area_row_summaries` returns) and every row as arrays."""
-
-    summaries: dict[int, StoredRows]
-    edges: EdgeArrays
-
-
-_area_rows_cache: dict[tuple[str, int], _AreaRows] = {}
-
-
-def clear_area_rows_cache() -> None:
-    _area_rows_cache.clear()
-
-
-def _area_edges_after_write(
-    session: Session,
-    url: str,
-    area_id: int,
-    stored: Mapping[int, StoredRows],
-    recomputed: set[int],
-    dropped: Sequence[int],
-    new_edges: Sequence[Neighbour],
-    computed_at: datetime,
-) -> EdgeArrays:
-    """Every stored row of the area after this run's write, reading as little as possible.
-
-    A request's rows are rewritten as a whole (delete, insert with one computed_at), so where a
-    request's summary read at the start of the run equals the one cached after this process's
-    last run, its cached rows are the stored ones. The others are read by request id (changed
-    by another process, or a rolled-back run), or are this run's new rows. Without a cache
-    entry every row of the area is read (or none, on a full refresh)."""
-    rewritten = set(recomputed) | set(dropped)
-    cached = _area_rows_cache.get((url, area_id))
-    kept_ids = [q for q in stored if q not in rewritten]
-    parts: list[EdgeArrays] = []
-    if cached is None:
-        if kept_ids:
-            every = load_area_edges(session, area_id, None)
-            parts.append(every.without(rewritten))
-    else:
-        unchanged = {q for q in kept_ids if cached.summaries.get(q) == stored[q]}
-        parts.append(cached.edges.only(unchanged))
-        reread = [q for q in kept_ids if q not in unchanged]
-        if reread:
-            parts.append(load_request_edges(session, reread))
-    parts.append(
-        EdgeArrays.from_tuples((e.request_id, e.related_id, e.similarity) for e in new_edges)
-    )
-    edges = EdgeArrays.concat(parts)
-    summaries = {q: stored[q] for q in kept_ids}
-    at = computed_at.timestamp()
-    by_request: dict[int, list[float]] = defaultdict(list)
-    for e in new_edges:
-        by_request[e.request_id].append(e.similarity)
-    summaries.update((q, StoredRows(at, len(sims), min(sims))) for q, sims in by_request.items())
-    _area_rows_cache[(url, area_id)] = _AreaRows(summaries, edges)
-    return edges
-
-
-def load_request_edges(session: Session, request_ids: Sequence[int]) -> EdgeArrays:
-    """The stored rows of the given requests, as arrays."""
-    rows: list[Any] = []
-    for chunk in id_chunks(sorted(request_ids)):
-        rows.extend(
-            session.execute(
-                select(
-                    RequestRelation.request_id,
-                    RequestRelation.related_id,
-                    RequestRelation.similarity,
-                ).where(RequestRelation.request_id.in_(chunk))
-            ).all()
-        )
-    return EdgeArrays.from_tuples(rows)
 
 
 def _merged_ids(session: Session, ids: Sequence[int]) -> set[int]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gtm_feedback_dagster.analytics.graph import (
     GraphUpdate,
@@ -134,6 +134,10 @@ def test_incremental_update_equals_full_build(app_env: str) -> None:
     with session_scope(url) as session:
         area_requests = set(session.scalars(select(RequestArea.request_id)))
     assert 0 < len(recomputed) < len(area_requests) / 2  # incremental, not a rebuild
+    # Some stale lists were settled from their stored rows, without a search.
+    assert sum(u.searched for u in incremental.values()) < sum(
+        len(u.recomputed) for u in incremental.values()
+    )
 
     # Requests whose own vector did not change but whose neighbours did got new rows.
     old_rows, new_rows = neighbours(before["rows"]), neighbours(after["rows"])
@@ -144,6 +148,23 @@ def test_incremental_update_equals_full_build(app_env: str) -> None:
     full = run_areas(url, full_refresh=True)
     assert snapshot(url) == after
     assert derived(full) == derived(incremental)
+
+    # Another writer rewrote some requests' rows (same rows, an older computed_at): their
+    # summaries no longer match this process's copy, so their rows are read again.
+    with session_scope(url) as session:
+        session.execute(
+            update(RequestRelation)
+            .where(RequestRelation.request_id.in_(alpha[:8]))
+            .values(computed_at=datetime(2026, 3, 2, tzinfo=UTC))
+        )
+        for rid in (alpha[15], beta[9]):
+            put_vector(session, rid, unit(rng), updated_at=datetime.now(UTC))
+    warm = run_areas(url, full_refresh=False)
+    warm_after = snapshot(url)
+    assert any(u.recomputed for u in warm.values())
+    full = run_areas(url, full_refresh=True)
+    assert snapshot(url) == warm_after
+    assert derived(full) == derived(warm)
 
     # Again in a "fresh process" (no cached vectors or rows): the same as a full build.
     with session_scope(url) as session:
