@@ -88,6 +88,8 @@ class BenchConfig:
     intake_concurrency: int = 16
     intake_seconds: float = 60.0
     postgres_url: str | None = None
+    # Memory: only these jobs (None = every job of the code location).
+    memory_jobs: tuple[str, ...] | None = None
     # Smoke runs materialize partitioned assets for this many areas only (all of them otherwise).
     smoke_areas: int = 2
     log: Callable[[str], None] = field(default=lambda message: print(message, flush=True))

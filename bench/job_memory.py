@@ -211,6 +211,8 @@ def run(cfg: BenchConfig) -> dict[str, Any]:
                 slugs = list(session.scalars(select(ProductArea.slug)))
             release(url)
             names = list(SMOKE_JOBS) if cfg.smoke else [n for n in plans if n in defined]
+            if cfg.memory_jobs:
+                names = [n for n in names if n in cfg.memory_jobs]
             env = {k: v for k, v in os.environ.items() if OFFLINE_ENV.get(k, "") is not None}
             env.update({k: v for k, v in OFFLINE_ENV.items() if v is not None})
             env.update(

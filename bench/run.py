@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the sensor benchmark on this PostgreSQL server (a database is created "
         "and dropped), e.g. postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
     )
+    parser.add_argument(
+        "--memory-jobs",
+        default=None,
+        help="memory: only these jobs (comma-separated names; default: every job)",
+    )
     parser.add_argument("--keep-going", action="store_true", help="run the rest after a failure")
     return parser
 
@@ -129,6 +134,9 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         intake_concurrency=4 if args.smoke else args.intake_concurrency,
         intake_seconds=20.0 if args.smoke else args.intake_seconds,
         postgres_url=args.postgres_url,
+        memory_jobs=tuple(j.strip() for j in args.memory_jobs.split(",") if j.strip())
+        if args.memory_jobs
+        else None,
     )
 
 

