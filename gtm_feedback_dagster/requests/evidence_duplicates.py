@@ -35,6 +35,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -105,7 +106,8 @@ class _Corpus:
     curated: np.ndarray  # bool per row: nobody but a person created it
     areas: dict[int, tuple[str, ...]]
     entries: dict[int, int]
-    text: object  # scipy.sparse csr matrix, rows L2-normalised
+    text: Any  # scipy.sparse csr matrix, rows L2-normalised
+    text_t: Any  # its transpose as csr, for the row products
     terms: list[str]
     vectors: np.ndarray | None  # rows L2-normalised, zero where missing
     has_vector: np.ndarray
@@ -113,7 +115,7 @@ class _Corpus:
     samples: dict[int, list[str]]  # the first ENTRY_SAMPLE entries' text per request
 
 
-def _tfidf(texts: Sequence[str]) -> tuple[object, list[str]]:
+def _tfidf(texts: Sequence[str]) -> tuple[Any, list[str]]:
     """Sparse L2-normalised TF-IDF rows, as `analytics.text_themes.tfidf_matrix` computes them
     (sublinear tf, smoothed idf, terms in more than `MAX_DOC_SHARE` of the documents dropped),
     without its vocabulary cap."""
@@ -182,6 +184,7 @@ def _load(session: Session) -> _Corpus:
         areas={i: tuple(areas.get(i, ())) for i in ids},
         entries=dict(entries),
         text=text,
+        text_t=text.T.tocsr(),
         terms=terms,
         vectors=vectors,
         has_vector=has_vector,
@@ -229,14 +232,17 @@ def _rows_scores(
     corpus: _Corpus, rows: np.ndarray, text_weight: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(score, text, titles) of `rows` against every request; titles is NaN without vectors."""
-    text = np.asarray(corpus.text[rows].dot(corpus.text.T).todense(), dtype=np.float32)
-    titles = np.full_like(text, np.nan)
-    score = text.copy()
-    if corpus.vectors is not None:
-        both = corpus.has_vector[rows][:, None] & corpus.has_vector[None, :]
-        cosine = corpus.vectors[rows] @ corpus.vectors.T
-        titles = np.where(both, cosine, np.nan)
-        score = np.where(both, text_weight * text + (1 - text_weight) * cosine, text)
+    text = corpus.text[rows].dot(corpus.text_t).toarray()
+    if corpus.vectors is None:
+        titles = np.full_like(text, np.nan)
+        score = text.copy()
+    else:
+        titles = corpus.vectors[rows] @ corpus.vectors.T
+        score = text_weight * text + (1 - text_weight) * titles
+        if not corpus.has_vector.all():
+            both = corpus.has_vector[rows][:, None] & corpus.has_vector[None, :]
+            score = np.where(both, score, text)
+            titles[~both] = np.nan
     score[np.arange(len(rows)), rows] = -np.inf  # not its own duplicate
     return score, text, titles
 
