@@ -12,11 +12,13 @@ batches of GTM_FEEDBACK_ROUTE_BATCH_SIZE, twice on fresh copies of the same data
 - **without evidence**: the labelled rows are stored as automatic attachments (`auto`), which
   routing never uses as evidence — the catalogue, the entry counts and everything else equal;
 - **with evidence**: the labelled rows are confirmed (`manual`), so routing also matches against
-  them (`routing.exemplars`).
+  them (`routing.exemplars`);
+- **with evidence + refit**: as above, after the `routing_calibration` refit on those labels
+  (routing with the refit only when its held-out gate passed, as the asset would promote it).
 
 Scored against the generator's truth (`metadata.truthRequestId`): attach precision, the share
 asked, whether an ask's suggestion is the true request, and how many new requests were created
-for an entry whose need already had one. The calibration is the shipped one in both arms; the
+for an entry whose need already had one. The first two arms use the shipped calibration; the
 demo generator wrote this data, so the figures are a hint, not a result on third-party text.
 """
 
@@ -63,7 +65,35 @@ def _prepare(path: Path, seed: int, labelled: float) -> list[int]:
     return rest
 
 
-def _route(url: str, entry_ids: list[int]) -> float:
+def _refit_params(url: str) -> tuple[Any, dict[str, Any]]:
+    """The `routing_calibration` refit on the database's labels: (params to route with — the
+    refit when its gate passed, else the shipped ones — and what the gate said)."""
+    from gtm_feedback_dagster.ai.local_model import LocalEmbedder
+    from gtm_feedback_dagster.config import attach_precision_target, load_settings
+    from gtm_feedback_dagster.core.calibration import default_params
+    from gtm_feedback_dagster.routing.labels import collect_labels, score_labels
+    from gtm_feedback_dagster.routing.refit import refit
+    from gtm_feedback_dagster.store import db
+
+    settings, shipped, embedder = load_settings(), default_params(), LocalEmbedder()
+    with db.session_scope(url) as session:
+        labels = collect_labels(session)
+        examples = score_labels(session, embedder, labels, depth=shipped.rerank_top_k)
+    outcome = refit(
+        examples,
+        labels,
+        shipped,
+        shipped,
+        embedder.model_id,
+        target=attach_precision_target(),
+        floor=settings.auto_attach_threshold,
+        ask=settings.ask_threshold,
+    )
+    chosen = outcome.candidate if outcome.passed and outcome.candidate else shipped
+    return chosen, {"status": outcome.status, "reason": outcome.reason}
+
+
+def _route(url: str, entry_ids: list[int], params: Any = None) -> float:
     from gtm_feedback_dagster.ai.local_model import LocalEmbedder
     from gtm_feedback_dagster.config import load_settings
     from gtm_feedback_dagster.routing.confidence import CalibratedScorer
@@ -79,7 +109,7 @@ def _route(url: str, entry_ids: list[int]) -> float:
 
     with session_factory() as session:
         index = local_index_from_table(session, embedder.model_id, embedder.dim)
-    env = RoutingEnv(settings, session_factory, embedder, index, CalibratedScorer())
+    env = RoutingEnv(settings, session_factory, embedder, index, CalibratedScorer(params))
     started = time.perf_counter()
     size = settings.route_batch_size
     for start in range(0, len(entry_ids), size):
@@ -169,8 +199,13 @@ def measure(seed: int, labelled: float, say: Any = print) -> dict[str, Any]:
         rest = _prepare(base, seed, labelled)
         say(f"seed {seed}: {len(rest)} entries to route, {labelled:.0%} of the matched labelled")
         result: dict[str, Any] = {"seed": seed, "labelled_share": labelled}
-        for arm, match_type in (("without evidence", "auto"), ("with evidence", "manual")):
-            path = work / f"{match_type}.db"
+        arms = (
+            ("without evidence", "auto", False),
+            ("with evidence", "manual", False),
+            ("with evidence + refit on the labels", "manual", True),
+        )
+        for n, (arm, match_type, refitted) in enumerate(arms):
+            path = work / f"arm{n}.db"
             shutil.copy(base, path)
             url = f"sqlite:///{path}"
             with db.session_scope(url) as s:
@@ -179,8 +214,11 @@ def measure(seed: int, labelled: float, say: Any = print) -> dict[str, Any]:
                     .where(Feedback.match_type == "manual")
                     .values(match_type=match_type)
                 )
-            seconds = _route(url, rest)
+            params, gate = _refit_params(url) if refitted else (None, None)
+            seconds = _route(url, rest, params)
             result[arm] = {**_score(url, rest), "seconds": round(seconds, 1)}
+            if gate:
+                result[arm]["refit"] = gate
             say(f"{arm}: {json.dumps(result[arm])}")
         return result
     finally:

@@ -206,18 +206,16 @@ def route_batch(
         report.timings["llm_prefetch"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    # New requests' drafts embedded in one call (routing.outcome); an LLM drafts its own.
-    drafted = (
-        {}
-        if llm is not None
-        else predraft_vectors(
-            env.embedder,
-            env.scorer,
-            env.thresholds,
-            routable,
-            [resolve_candidates(merge_hits(h)[:ROUTING_TOP_K], infos)[0] for h in hit_lists],
-            areas,
-        )
+    # New requests' drafts embedded in one call (routing.outcome).
+    drafted = predraft_vectors(
+        env.embedder,
+        env.scorer,
+        env.thresholds,
+        routable,
+        [resolve_candidates(merge_hits(h)[:ROUTING_TOP_K], infos)[0] for h in hit_lists],
+        areas,
+        llm,
+        env.settings.llm_concurrency,
     )
     report.timings["predraft"] = time.perf_counter() - t
     t = time.perf_counter()

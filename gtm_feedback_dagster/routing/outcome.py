@@ -6,20 +6,23 @@ embedding call per new request (a round trip each with OpenAI). `predraft_vector
 the per-entry loop, every entry the catalogue alone sends to a new request and embeds those
 texts in one call; `apply_decision` takes a vector from there when the entry's final draft has
 the same text (the deterministic draft's text depends only on the entry), and embeds on its own
-only what was not foreseen: an entry that became new because of a decision earlier in the batch,
-or an LLM draft (with an LLM the judge decides, so nothing is predrafted).
+only what was not foreseen: an entry that became new because of a decision earlier in the batch.
+With an LLM the judge's prefetched verdicts foresee the new requests and the LLM drafts them
+concurrently before the loop; the run's answer memory gives the loop the same drafts.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gtm_feedback_dagster.ai.embedders import Embedder
+from gtm_feedback_dagster.ai.embedders import Embedder, EmbeddingError
 from gtm_feedback_dagster.ai.llm import ChatLLM
 from gtm_feedback_dagster.core.text import request_text
 from gtm_feedback_dagster.routing.apply import (
@@ -36,6 +39,8 @@ from gtm_feedback_dagster.routing.drafting import draft_new_request
 
 if TYPE_CHECKING:
     from gtm_feedback_dagster.routing.engine import RoutingEnv
+
+log = logging.getLogger(__name__)
 
 CLAIM_RETRIES = 3  # a unique-slug race with a concurrent run: redo the entry's transaction
 
@@ -60,17 +65,46 @@ def predraft_vectors(
     entries: Sequence[EntrySnapshot],
     candidate_lists: Sequence[Sequence[ScoredCandidate]],
     areas: Sequence[tuple[str, str, str]],
+    llm: ChatLLM | None = None,
+    concurrency: int = 1,
 ) -> dict[str, np.ndarray]:
-    """Drafted text -> vector for the entries the catalogue alone sends to a new request."""
-    texts: set[str] = set()
+    """Drafted text -> vector for the entries the catalogue alone sends to a new request. With
+    an LLM its (prefetched) verdicts decide and it drafts, `concurrency` calls at a time; the
+    run's answer memory hands the same drafts to the per-entry loop without another call."""
+    foreseen: list[tuple[EntrySnapshot, Sequence[ScoredCandidate]]] = []
     for entry, candidates in zip(entries, candidate_lists, strict=True):
-        if decide(entry.pain, candidates, scorer, thresholds, None).tier == "new":
-            draft = draft_new_request(entry.pain, candidates, areas, None, names=entry.names)
-            texts.add(request_text(draft.title, draft.description))
+        try:
+            tier = decide(entry.pain, candidates, scorer, thresholds, llm).tier
+        except Exception:  # only a forecast: the loop meets the error and handles it
+            continue
+        if tier == "new":
+            foreseen.append((entry, candidates))
+
+    def draft_text(job: tuple[EntrySnapshot, Sequence[ScoredCandidate]]) -> str | None:
+        entry, candidates = job
+        try:
+            draft = draft_new_request(entry.pain, candidates, areas, llm, names=entry.names)
+        except Exception:  # as above
+            return None
+        return request_text(draft.title, draft.description)
+
+    if llm is None or len(foreseen) < 2:
+        drafts = [draft_text(job) for job in foreseen]
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            drafts = list(pool.map(draft_text, foreseen))
+    texts = {t for t in drafts if t is not None}
     if not texts:
         return {}
     ordered = sorted(texts)
-    return dict(zip(ordered, embedder.embed(ordered), strict=True))
+    try:
+        vectors = embedder.embed(ordered)
+    except EmbeddingError as exc:
+        # Each new request is then embedded on its own, where a bad answer fails one entry
+        # (or, when transient, the batch's retry), as without the forecast.
+        log.warning("embedding the batch's new-request drafts failed (%s); one by one", exc)
+        return {}
+    return dict(zip(ordered, vectors, strict=True))
 
 
 def _alternatives(decision: Decision, infos: Mapping[int, RequestInfo]) -> list[RequestInfo]:

@@ -172,8 +172,10 @@ def test_openai_faults_during_routing(
         openai.fail_next(503, busy, {"retry-after-ms": "1"}, path=path, times=2)
         openai.fail_next(drop=True, path=path)
         openai.fail_next(delay=0.0, path=path)  # answered normally
-        # The first new request's embedding: a garbled 200 (permanent for that entry only).
-        openai.fail_next(200, "<html>proxy error</html>", content_type="text/html", path=path)
+        # The batch's new-request drafts in one call: a garbled 200, so each is embedded on its
+        # own; the first of those: a garbled 200 again (permanent for that entry only).
+        garbled = "<html>proxy error</html>"
+        openai.fail_next(200, garbled, content_type="text/html", path=path, times=2)
 
         recovery = Recovery(stack)
         recovery.prime()

@@ -6,10 +6,14 @@ what exists before routing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+import numpy as np
 from sqlalchemy import func, select
 
+from gtm_feedback_dagster.ai.embedders import EmbeddingUsage
+from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.store import repo
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import (
@@ -113,3 +117,34 @@ def entry(url: str, entry_id: int) -> Feedback:
         assert row is not None
         session.expunge(row)
         return row
+
+
+NEW_NEEDS = (
+    "Sales reps want a mobile app that keeps working offline on planes.",
+    "Finance asks for invoices in Japanese yen with a consumption tax line.",
+    "The warehouse team wants barcode scanning from a handheld device.",
+)
+
+
+@dataclass
+class CountingEmbedder:
+    """The real local model, counting how many calls and texts reach it."""
+
+    inner: LocalEmbedder
+    calls: list[int] = field(default_factory=list)
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    @property
+    def usage(self) -> EmbeddingUsage:
+        return self.inner.usage
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        return self.inner.embed(texts)

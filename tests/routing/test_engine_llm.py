@@ -10,15 +10,16 @@ import re
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import select
 
 from gtm_feedback_dagster.ai.llm import ChatLLM
 from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.routing.engine import route_batch
 from gtm_feedback_dagster.routing.judging import LLM_WAIT_RUNS
 from gtm_feedback_dagster.store.db import session_scope
-from gtm_feedback_dagster.store.schema import Approval, Feedback
+from gtm_feedback_dagster.store.schema import Approval, Feedback, Request
 from tests.routing.conftest import EnvFactory
-from tests.routing.handmade import add_entry, entry, seed_requests
+from tests.routing.handmade import NEW_NEEDS, CountingEmbedder, add_entry, entry, seed_requests
 from tests.standins.openai_standin import OpenAIStandin, openai_error
 
 ATTACH_TEXT = (
@@ -159,3 +160,48 @@ def test_a_spent_token_budget_leaves_the_rest_pending(
     assert report.counts["waiting"] == 3  # the first call spent the budget
     assert len(openai_standin.chat_requests) == 1
     assert entry(sqlite_url, ids[1]).status == "pending"
+
+
+def test_llm_drafts_are_made_before_the_loop_and_embedded_in_one_call(
+    sqlite_url: str,
+    local_embedder: LocalEmbedder,
+    make_env: EnvFactory,
+    openai_standin: OpenAIStandin,
+) -> None:
+    """Entries the judge sends to new requests are drafted by the LLM concurrently before the
+    per-entry loop; the loop reuses those drafts (no second drafting call) and their texts are
+    embedded in one call, not one per new request."""
+    seeded = seed_requests(sqlite_url)
+    titles = {
+        "mobile app": "Offline mode for the mobile app",
+        "yen": "Invoices in Japanese yen",
+        "barcode": "Barcode scanning on handheld devices",
+    }
+
+    def answer(body: dict) -> dict:
+        pain = _pain(body)
+        if "candidates" in body["messages"][1]["content"]:
+            return {"request_id": None, "confidence": 0.05, "reason": "A new need."}
+        title = next(t for key, t in titles.items() if key in pain)
+        return {"title": title, "description": pain[:200], "area_slugs": ["dashboards"]}
+
+    openai_standin.chat_handler = answer
+    counting = CountingEmbedder(local_embedder)
+    env = make_env(sqlite_url, counting, llm=_llm(openai_standin))
+    counting.calls.clear()
+    ids = [add_entry(sqlite_url, t, seeded.alice) for t in NEW_NEEDS]
+    report = route_batch(env, ids)
+
+    assert report.counts["new"] == 3, report.outcomes
+    drafting = [
+        r
+        for r in openai_standin.chat_requests
+        if "candidates" not in r.json["messages"][1]["content"]
+    ]
+    assert len(drafting) == 3  # one per new request: the loop reused the predrafted answers
+    assert counting.calls == [3, 3]  # the batch's entries, then the three drafts together
+    with session_scope(sqlite_url) as s:
+        created = {
+            r.title for r in s.scalars(select(Request).where(Request.created_by_routing.is_(True)))
+        }
+    assert created == set(titles.values())

@@ -3,13 +3,8 @@ would give (SQLite and PostgreSQL, the real local model)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-
-import numpy as np
 from sqlalchemy import select
 
-from gtm_feedback_dagster.ai.embedders import EmbeddingUsage
 from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.core.text import request_text
 from gtm_feedback_dagster.routing.engine import route_batch
@@ -17,37 +12,7 @@ from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Request, RequestVector
 from gtm_feedback_dagster.vectors.base import bytes_to_matrix
 from tests.routing.conftest import EnvFactory
-from tests.routing.handmade import add_entry, seed_requests
-
-NEW_NEEDS = (
-    "Sales reps want a mobile app that keeps working offline on planes.",
-    "Finance asks for invoices in Japanese yen with a consumption tax line.",
-    "The warehouse team wants barcode scanning from a handheld device.",
-)
-
-
-@dataclass
-class CountingEmbedder:
-    """The real local model, counting how many calls and texts reach it."""
-
-    inner: LocalEmbedder
-    calls: list[int] = field(default_factory=list)
-
-    @property
-    def model_id(self) -> str:
-        return self.inner.model_id
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    @property
-    def usage(self) -> EmbeddingUsage:
-        return self.inner.usage
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls.append(len(texts))
-        return self.inner.embed(texts)
+from tests.routing.handmade import NEW_NEEDS, CountingEmbedder, add_entry, seed_requests
 
 
 def test_new_requests_of_a_batch_are_embedded_in_one_call(
