@@ -160,7 +160,10 @@ def frames_of(data: AreaData) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def demand_frame(requests: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
     """One row per request of `requests` with the demand of its `entries`, ordered by
-    distinct-account ARR, then entries, then id."""
+    distinct-account ARR, then entries, then id.
+
+    Grouped operations over the whole area, not a pandas step per request: at 100x an area has
+    5,182 requests, and the per-request loop this replaced took ~25 s of it on 2 cores."""
     import pandas as pd
 
     entries = pd.DataFrame(columns=list(ENTRY_COLUMNS)) if entries.empty else entries.copy()
@@ -168,47 +171,60 @@ def demand_frame(requests: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
     entries["is_enterprise"] = entries["is_enterprise"].fillna(False).astype(bool)
     entries["account_arr"] = entries["account_arr"].astype(float).fillna(0.0)
     entries["opportunity_arr"] = entries["opportunity_arr"].astype(float).fillna(0.0)
-
-    rows = []
-    grouped = dict(tuple(entries.groupby("request_id"))) if not entries.empty else {}
-    for req in requests.itertuples(index=False):
-        f = grouped.get(req.request_id)
-        if f is None or f.empty:
-            rows.append(
-                {
-                    "request_id": int(req.request_id), "slug": req.slug, "title": req.title,
-                    "status": req.status, "entries": 0, "accounts": 0, "arr": 0.0,
-                    "enterprise_arr": 0.0, "dealbreaker_entries": 0,
-                    "open_opportunity_value": 0.0, "first_asked": pd.NaT,
-                    "last_asked": pd.NaT, "segment_mix": "", "highest_severity": "",
-                }
-            )  # fmt: skip
-            continue
-        accounts = f.dropna(subset=["account_id"]).drop_duplicates("account_id")
-        opps = f.dropna(subset=["opportunity_id"]).drop_duplicates("opportunity_id")
-        opps = opps.loc[[_open_stage(s) for s in opps["stage"]]]
-        rows.append(
-            {
-                "request_id": int(req.request_id),
-                "slug": req.slug,
-                "title": req.title,
-                "status": req.status,
-                "entries": len(f),
-                "accounts": len(accounts),
-                "arr": float(accounts["account_arr"].sum()),
-                "enterprise_arr": float(accounts[accounts["is_enterprise"]]["account_arr"].sum()),
-                "dealbreaker_entries": int(((f["severity"] == "high") & f["is_enterprise"]).sum()),
-                "open_opportunity_value": float(opps["opportunity_arr"].sum()),
-                "first_asked": f["created_at"].min(),
-                "last_asked": f["created_at"].max(),
-                "segment_mix": _segment_mix(f),
-                "highest_severity": max(
-                    (s for s in f["severity"] if s in SEVERITY_RANK),
-                    key=SEVERITY_RANK.__getitem__,
-                    default="",
-                ),
-            }
-        )
+    by_request = entries.groupby("request_id", sort=False)
+    # Each account (opportunity) once per request: its first entry's row, as before.
+    accounts = entries.dropna(subset=["account_id"]).drop_duplicates(["request_id", "account_id"])
+    opps = entries.dropna(subset=["opportunity_id"]).drop_duplicates(
+        ["request_id", "opportunity_id"]
+    )
+    opps = opps.loc[[_open_stage(s) for s in opps["stage"]]]
+    rank = entries["severity"].map(SEVERITY_RANK)
+    highest = rank.groupby(entries["request_id"]).max().dropna()
+    names = {v: k for k, v in SEVERITY_RANK.items()}
+    segments = (
+        accounts.assign(segment=accounts["segment"].fillna("Unknown"))
+        .groupby(["request_id", "segment"])
+        .size()
+        .rename("n")
+        .reset_index()
+    )
+    segments["neg"] = -segments["n"]
+    segments = segments.sort_values(["request_id", "neg", "segment"])
+    segments["text"] = segments["segment"].astype(str) + " " + segments["n"].astype(str)
+    per_request: dict[str, Any] = {
+        "entries": by_request.size(),
+        "accounts": accounts.groupby("request_id").size(),
+        "arr": accounts.groupby("request_id")["account_arr"].sum(),
+        "enterprise_arr": accounts[accounts["is_enterprise"]]
+        .groupby("request_id")["account_arr"]
+        .sum(),
+        "dealbreaker_entries": ((entries["severity"] == "high") & entries["is_enterprise"])
+        .groupby(entries["request_id"])
+        .sum(),
+        "open_opportunity_value": opps.groupby("request_id")["opportunity_arr"].sum(),
+        "first_asked": by_request["created_at"].min(),
+        "last_asked": by_request["created_at"].max(),
+        "segment_mix": segments.groupby("request_id", sort=False)["text"].agg(", ".join),
+        "highest_severity": highest.map(lambda r: names[int(r)]),
+    }
+    empty: dict[str, Any] = {
+        "entries": 0, "accounts": 0, "arr": 0.0, "enterprise_arr": 0.0,
+        "dealbreaker_entries": 0, "open_opportunity_value": 0.0, "first_asked": pd.NaT,
+        "last_asked": pd.NaT, "segment_mix": "", "highest_severity": "",
+    }  # fmt: skip
+    ids = requests["request_id"]
+    rows = {
+        "request_id": ids.astype("int64").to_numpy(),
+        "slug": requests["slug"].to_numpy(),
+        "title": requests["title"].to_numpy(),
+        "status": requests["status"].to_numpy(),
+    }
+    for column, values in per_request.items():
+        mapped = ids.map(values) if len(values) else pd.Series([None] * len(ids), dtype=object)
+        if column in ("first_asked", "last_asked"):
+            rows[column] = pd.to_datetime(mapped, utc=True).to_numpy()
+        else:
+            rows[column] = mapped.where(mapped.notna(), empty[column]).to_numpy()
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame = frame.astype(
         {
