@@ -188,13 +188,20 @@ def _refreshed_vectors(
                 .where(in_corpus, RequestVector.request_id.in_(chunk))
             )
         )
-    kept = [i for i, rid in enumerate(ids) if rid not in fresh]
-    matrix = np.empty((len(ids), now.dim), dtype=np.float32)
-    if kept:
-        matrix[kept] = old.matrix[[old.positions[ids[i]] for i in kept]]
-    updated_at = {rid: old.updated_at[rid] for rid in ids if rid not in fresh}
-    if fresh:
+    if ids == old.ids:
+        # The usual case (vectors re-stored, none added or merged away): copy and overwrite,
+        # without a Python step per vector.
+        matrix = old.matrix.copy()
+        updated_at = dict(old.updated_at)
+        position = old.positions
+    else:
+        kept = [i for i, rid in enumerate(ids) if rid not in fresh]
+        matrix = np.empty((len(ids), now.dim), dtype=np.float32)
+        if kept:
+            matrix[kept] = old.matrix[[old.positions[ids[i]] for i in kept]]
+        updated_at = {rid: old.updated_at[rid] for rid in ids if rid not in fresh}
         position = {rid: i for i, rid in enumerate(ids)}
+    if fresh:
         fresh_ids = sorted(fresh)
         matrix[[position[rid] for rid in fresh_ids]] = bytes_to_matrix(
             [fresh[rid].vector for rid in fresh_ids], now.dim
@@ -206,5 +213,5 @@ def _refreshed_vectors(
         updated_at=updated_at,
         model_id=now.model_id,
         skipped_other_models=now.skipped_other_models,
-        positions={rid: i for i, rid in enumerate(ids)},
+        positions=position,
     )

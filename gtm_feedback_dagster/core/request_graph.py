@@ -85,31 +85,18 @@ CANDIDATE_MARGIN = 2
 # depends on the number of queries below a few thousand.
 SMALL_QUERY_SET = 2048
 _SMALL_BLOCK = 256
+_CHUNK = 64  # columns per chunk maximum in `top_positions`
 # Far above float32 rounding of a 384-d inner product of unit vectors (~1e-7).
 PREFILTER_SLACK = 1e-5
 _RESCORE_BLOCK = 512
-
-
-def pair_similarities(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Row-wise inner products of two equally shaped stacks of vectors (last axis), each one
-    summed on its own: the value of a pair never depends on which other pairs are computed with
-    it (a BLAS product's rounding depends on the matrix shapes). Bit-equal to `indexed_scores`
-    (faiss's `fvec_inner_product`, the inner loop of its non-BLAS search)."""
-    left, right = np.broadcast_arrays(
-        np.asarray(left, dtype=np.float32), np.asarray(right, dtype=np.float32)
-    )
-    d = left.shape[-1]
-    x = np.ascontiguousarray(left.reshape(-1, d))
-    y = np.ascontiguousarray(right.reshape(-1, d))
-    out = indexed_scores(x, y, np.arange(len(y), dtype=np.int64).reshape(-1, 1))
-    return out.reshape(left.shape[:-1])
 
 
 def indexed_scores(queries: np.ndarray, corpus: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """`out[i, j]` = inner product of query i and corpus row `positions[i, j]` (-inf where the
     position is -1), each pair summed on its own by faiss's SIMD `fvec_inner_product`: the same
     value whichever pairs are scored with it, without gathering the candidate rows into a
-    (queries x candidates x dim) temporary as numpy would."""
+    (queries x candidates x dim) temporary as numpy would. This per-pair value, not a BLAS
+    product's (whose rounding depends on the matrix shapes), is what the rows store."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     corpus = np.ascontiguousarray(corpus, dtype=np.float32)
     positions = np.ascontiguousarray(positions, dtype=np.int64)
@@ -127,6 +114,29 @@ def indexed_scores(queries: np.ndarray, corpus: np.ndarray, positions: np.ndarra
     return out
 
 
+def top_positions(scores: np.ndarray, fetch: int) -> np.ndarray:
+    """Column positions of the `fetch` highest scores of each row (ties to the lower column),
+    unordered. Cheaper than `np.argpartition` over whole rows: the `fetch`-th highest of the
+    rows' chunk maxima (`_CHUNK` columns each) is a lower bound of the `fetch`-th highest score
+    (that many chunks reach it), so only the few columns at or above it are ranked."""
+    n_rows, n = scores.shape
+    whole = n // _CHUNK
+    if whole < fetch:
+        return np.argpartition(-scores, fetch - 1, axis=1)[:, :fetch]
+    maxima = scores[:, : whole * _CHUNK].reshape(n_rows, whole, _CHUNK).max(axis=2)
+    if whole * _CHUNK < n:
+        maxima = np.concatenate([maxima, scores[:, whole * _CHUNK :].max(axis=1)[:, None]], 1)
+    bound = np.partition(maxima, maxima.shape[1] - fetch, axis=1)[:, maxima.shape[1] - fetch]
+    rows, cols = np.nonzero(scores >= bound[:, None])
+    # Per row (np.nonzero's order), highest first, ties to the lower column; then each row's
+    # first `fetch`.
+    order = np.lexsort((cols, -scores[rows, cols], rows))
+    rows, cols = rows[order], cols[order]
+    starts = np.searchsorted(rows, np.arange(n_rows))
+    picked = starts[:, None] + np.arange(fetch)[None, :]
+    return cols[picked]
+
+
 def _candidates(queries: np.ndarray, corpus: np.ndarray, fetch: int, block_size: int) -> np.ndarray:
     """Corpus positions of (at least) each query's `fetch` best hits by inner product, -1 as
     padding; their order and exact scores are settled by the caller."""
@@ -137,9 +147,7 @@ def _candidates(queries: np.ndarray, corpus: np.ndarray, fetch: int, block_size:
         out = np.empty((queries.shape[0], fetch), dtype=np.int64)
         for start in range(0, queries.shape[0], _SMALL_BLOCK):
             scores = queries[start : start + _SMALL_BLOCK] @ corpus.T
-            out[start : start + _SMALL_BLOCK] = np.argpartition(-scores, fetch - 1, axis=1)[
-                :, :fetch
-            ]
+            out[start : start + _SMALL_BLOCK] = top_positions(scores, fetch)
         return out
     index = faiss.IndexFlatIP(corpus.shape[1])
     index.add(corpus)
@@ -388,8 +396,9 @@ __all__ = [
     "duplicate_pair_count",
     "duplicate_pairs",
     "duplicate_pairs_array",
+    "indexed_scores",
     "knn_edges",
-    "pair_similarities",
     "requests_to_recompute",
     "stale_queries",
+    "top_positions",
 ]

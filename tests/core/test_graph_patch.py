@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gtm_feedback_dagster.core.graph_patch import patch_neighbours
-from gtm_feedback_dagster.core.request_graph import knn_edges
+from gtm_feedback_dagster.core.request_graph import knn_edges, top_positions
 
 
 def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
@@ -83,3 +83,18 @@ def test_patched_lists_equal_a_search(floor: float) -> None:
     # Lists nothing touched come back unchanged (and are never left to a search).
     untouched = [q for q in queries if q not in changed_lists]
     assert all(got.get(q, []) == before.get(q, []) for q in untouched if q not in unresolved)
+
+
+@pytest.mark.parametrize("width", [13, 64, 200, 1000, 4100])
+def test_top_positions_picks_the_highest_scores(width: int) -> None:
+    rng = np.random.default_rng(width)
+    scores = np.round(rng.standard_normal((40, width)), 1).astype(np.float32)  # many ties
+    scores[0, :] = 0.5
+    scores[1, : min(width, 30)] = 9.0
+    got = top_positions(scores, 13)
+    expected = np.argpartition(-scores, 12, axis=1)[:, :13]
+    for row in range(40):
+        assert len(set(got[row].tolist())) == 13
+        assert np.array_equal(
+            np.sort(scores[row, got[row]]), np.sort(scores[row, expected[row]])
+        ), row
