@@ -100,7 +100,7 @@ def test_duplicates_then_merge(app_env: str, world: dict[str, int]) -> None:
     )
     # Above every title similarity, the same pair is still found by what customers wrote.
     by_text = run("requests", "duplicates", "--min-similarity", "0.99").output
-    assert "[feedback text]" in by_text and command in by_text
+    assert "[feedback text and titles]" in by_text and command in by_text
 
     merged = run("requests", "merge", str(world["r2"]), str(world["r1"]))
     assert merged.exit_code == 0
