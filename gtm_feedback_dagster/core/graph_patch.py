@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 
 import numpy as np
 
@@ -46,11 +47,13 @@ def patch_neighbours(
     q_ids = [int(q) for q in query_ids]
     if not q_ids:
         return [], set()
-    c_ids = np.asarray(list(corpus_ids), dtype=np.int64)
+    c_list = [int(c) for c in corpus_ids]
+    c_ids = np.asarray(c_list, dtype=np.int64)
+    # map over dict.get: no Python frame per corpus vector.
     c_updated = np.fromiter(
-        (updated_at.get(int(c), 0.0) for c in c_ids), dtype=np.float64, count=len(c_ids)
+        map(updated_at.get, c_list, repeat(0.0, len(c_list))), dtype=np.float64, count=len(c_list)
     )
-    changed_at = dict(zip(c_ids.tolist(), c_updated.tolist(), strict=True))
+    in_corpus = set(c_list)
     q_at = np.asarray([computed_at[q] for q in q_ids], dtype=np.float64)
     changed = np.flatnonzero(c_updated > q_at.min())
     if len(changed) > MAX_CHANGED:
@@ -87,7 +90,8 @@ def patch_neighbours(
         old = old_lists[row]
         # Rows whose related vector changed since (rescored above if still close) or left the
         # corpus are dropped.
-        kept = [key for key in old if changed_at.get(key[1], np.inf) <= q_at[row]]
+        at = float(q_at[row])
+        kept = [key for key in old if key[1] in in_corpus and updated_at.get(key[1], 0.0) <= at]
         top = sorted(kept + entering.get(row, []))[:k]
         # Complete if the old list was cut by the floor (nothing outside it reaches the floor),
         # or the new k-th still ranks at or before the old k-th (nothing outside beats it).

@@ -25,6 +25,7 @@ import gc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import repeat
 from typing import NamedTuple
 
 import faiss
@@ -323,9 +324,10 @@ def stale_queries(
     if not remaining:
         return stale
     oldest = min(stored[q].computed_at for q in remaining)
-    c_ids = np.asarray(list(corpus_ids), dtype=np.int64)
+    c_list = list(corpus_ids)
+    c_ids = np.asarray(c_list, dtype=np.int64)
     c_updated = np.fromiter(
-        (updated_at.get(c, 0.0) for c in corpus_ids), dtype=np.float64, count=len(c_ids)
+        map(updated_at.get, c_list, repeat(0.0, len(c_list))), dtype=np.float64, count=len(c_list)
     )
     changed = np.flatnonzero(c_updated > oldest)
     if len(changed) == 0:
