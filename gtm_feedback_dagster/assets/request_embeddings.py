@@ -26,7 +26,8 @@ from gtm_feedback_dagster.partitions import product_area_partitions
 from gtm_feedback_dagster.resources.ai import EmbedderResource, VectorIndexResource
 from gtm_feedback_dagster.resources.store import StoreResource
 from gtm_feedback_dagster.retry import EMBEDDING_RETRY
-from gtm_feedback_dagster.store.schema import ProductArea
+from gtm_feedback_dagster.routing.exemplars import sync_exemplar_vectors
+from gtm_feedback_dagster.store.schema import ProductArea, RequestArea
 from gtm_feedback_dagster.store.table_stats import vector_counts_by_area
 from gtm_feedback_dagster.store.vectors import (
     delete_vectors,
@@ -72,7 +73,9 @@ def _permanent(exc: Exception) -> bool:
         "description`, 384 dimensions; local all-MiniLM-L6-v2 by default, OpenAI "
         "text-embedding-3-small when configured), stored in `request_vectors` with the model id "
         "and a content hash and upserted to the serving vector index. Incremental: only new or "
-        "changed requests are embedded; vectors of merged requests are removed."
+        "changed requests are embedded; vectors of merged requests are removed. Also embeds "
+        "the feedback people confirmed on the area's requests (`feedback_vectors`), which "
+        "routing matches new entries against."
     ),
     metadata={
         "table": "request_vectors",
@@ -144,6 +147,18 @@ def request_embeddings(
                 swept = deleted_request_ids(session)
                 if swept:
                     index.delete(swept)
+            area_requests = list(
+                session.scalars(
+                    select(RequestArea.request_id)
+                    .join(ProductArea, ProductArea.id == RequestArea.area_id)
+                    .where(ProductArea.slug == area)
+                )
+            )
+        # The confirmed feedback routing matches against (routing.exemplars): here all of the
+        # area's, so a route run after importing a labelled history has nothing left to embed.
+        t = time.perf_counter()
+        confirmed = sync_exemplar_vectors(store.session, model, None, request_ids=area_requests)
+        embed_seconds += time.perf_counter() - t
     except Exception as exc:
         if _permanent(exc):
             raise dg.Failure(str(exc), allow_retries=False) from exc
@@ -168,6 +183,7 @@ def request_embeddings(
         check_results=[check],
         metadata={
             "embedded": embedded,
+            "confirmed_entries_embedded": confirmed,
             "unchanged": len(plan.unchanged),
             "removed": removed,
             "remote_deleted": (len(plan.not_searchable) + len(swept)) if remote else 0,

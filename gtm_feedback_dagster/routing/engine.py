@@ -1,9 +1,9 @@
 """`route_batch`: route a batch of pending feedback entries, usable without Dagster.
 
-load batch → every searchable request and confirmed entry has a current vector (missing ones
-embedded, cheap when none) → the whole batch embedded in ONE call → one index search (top 50
-each), re-scored with the candidates' confirmed feedback (`routing.exemplars`) → per entry, in
-order: decide (LLM judge or calibrated) and apply in its own transaction. A request created for an
+load batch → every searchable request has a current vector (missing ones embedded, cheap when
+none) → the whole batch embedded in ONE call → one index search (top 50 each), re-scored with
+the candidates' confirmed feedback (`routing.exemplars`, its missing vectors embedded) → per
+entry, in order: decide (LLM judge or calibrated) and apply in its own transaction. A request created for an
 entry is embedded (drafts foreseen from the catalogue in one call, `routing.outcome`), stored
 and indexed at once, and later entries of the batch see it — through
 its drafted text and through the batch's entries already on it (an attach that rests only on the
@@ -167,7 +167,6 @@ def route_batch(
 
     t = time.perf_counter()
     report.caught_up(sync_request_vectors(env.session, env.embedder, env.index))
-    report.exemplars_embedded = exemplars.sync_exemplar_vectors(env.session, env.embedder)
     report.timings["ensure_vectors"] = time.perf_counter() - t
 
     # A rerun after a crash decides each entry with its own batch's state (routing.batch_state).
@@ -183,6 +182,10 @@ def route_batch(
     t = time.perf_counter()
     raw_hits = env.index.search(queries, plan.search_k(ROUTING_TOP_K))
     hit_lists = plan.catalogue_hits(raw_hits, ROUTING_TOP_K)
+    candidate_ids = sorted({h.id for hits in hit_lists for h in hits})
+    report.exemplars_embedded = exemplars.sync_exemplar_vectors(
+        env.session, env.embedder, request_ids=candidate_ids
+    )
     with env.session() as session:
         hit_lists, through_feedback = exemplars.with_exemplars(
             session, env.embedder.model_id, [e.id for e in routable], queries, hit_lists

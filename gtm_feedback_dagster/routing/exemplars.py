@@ -38,26 +38,33 @@ from gtm_feedback_dagster.vectors.base import VectorHit
 log = logging.getLogger(__name__)
 
 EXEMPLARS_PER_REQUEST = 8
-# Confirmed entries embedded per routing run; an import of a larger labelled history catches
-# up over the next runs (newest first), so one run's cost stays bounded.
-EXEMPLAR_SYNC_LIMIT = 5000
+# Confirmed entries a routing run embeds at most: those of its candidates that it is about to
+# use. The `request_embeddings` asset embeds the rest of an area's (an imported labelled history
+# of thousands), so a route run stays fast; what is left waits for the next run or the asset.
+EXEMPLAR_SYNC_LIMIT = 1000
+EMBED_CHUNK = 256
 
 
 def sync_exemplar_vectors(
     session: Callable[[], AbstractContextManager[Session]],
     embedder: Embedder,
-    limit: int = EXEMPLAR_SYNC_LIMIT,
+    limit: int | None = EXEMPLAR_SYNC_LIMIT,
+    request_ids: Sequence[int] | None = None,
+    per_request: int | None = EXEMPLARS_PER_REQUEST,
 ) -> int:
-    """Embed (in one call) confirmed entries that have no current vector; returns how many."""
+    """Embed confirmed entries that have no current vector (of `request_ids`, or all; each
+    request's newest `per_request`), in chunks committed one by one; returns how many."""
     with session() as s:
-        missing = confirmed_without_vector(s, embedder.model_id, limit)
-    if not missing:
-        return 0
-    vectors = embedder.embed([query_text(pain) for _, pain, _ in missing])
-    with session() as s:
-        upsert_feedback_vectors(
-            s, embedder.model_id, [(fid, chash) for fid, _, chash in missing], vectors
+        missing = confirmed_without_vector(
+            s, embedder.model_id, limit, request_ids=request_ids, per_request=per_request
         )
+    for start in range(0, len(missing), EMBED_CHUNK):
+        chunk = missing[start : start + EMBED_CHUNK]
+        vectors = embedder.embed([query_text(pain) for _, pain, _ in chunk])
+        with session() as s:
+            upsert_feedback_vectors(
+                s, embedder.model_id, [(fid, chash) for fid, _, chash in chunk], vectors
+            )
     return len(missing)
 
 

@@ -28,33 +28,49 @@ def text_hash(pain: str) -> str:
 
 
 def confirmed_without_vector(
-    session: Session, model_id: str, limit: int
+    session: Session,
+    model_id: str,
+    limit: int | None,
+    request_ids: Sequence[int] | None = None,
+    per_request: int | None = None,
 ) -> list[tuple[int, str, str]]:
     """(feedback id, pain, hash) of confirmed entries with no current vector of `model_id`,
-    newest first (they are the likeliest to be matched again)."""
-    rows = session.execute(
+    newest first (they are the likeliest to be matched again); with `request_ids` only those
+    requests' entries, and with `per_request` only each request's newest that many (the ones
+    routing uses)."""
+    query = (
         select(
             Feedback.id,
+            Feedback.request_id,
             Feedback.customer_pain,
             FeedbackVector.model_id,
             FeedbackVector.content_hash,
         )
         .outerjoin(FeedbackVector, FeedbackVector.feedback_id == Feedback.id)
-        .where(
-            Feedback.match_type.in_(CONFIRMED_MATCH_TYPES),
-            Feedback.request_id.is_not(None),
-        )
+        .where(Feedback.match_type.in_(CONFIRMED_MATCH_TYPES), Feedback.request_id.is_not(None))
         .order_by(Feedback.id.desc())
     )
+    chunks: list[Sequence[int] | None] = [None]
+    if request_ids is not None:
+        ids = sorted({int(i) for i in request_ids})
+        chunks = [ids[i : i + 1000] for i in range(0, len(ids), 1000)]
+    seen: dict[int, int] = {}
     missing: list[tuple[int, str, str]] = []
-    for fid, pain, stored_model, stored_hash in rows:
-        if not (pain or "").strip():
-            continue
-        chash = text_hash(pain)
-        if stored_model != model_id or stored_hash != chash:
-            missing.append((int(fid), pain, chash))
-            if len(missing) >= limit:
-                break
+    for chunk in chunks:
+        rows = session.execute(
+            query if chunk is None else query.where(Feedback.request_id.in_(chunk))
+        )
+        for fid, rid, pain, stored_model, stored_hash in rows:
+            if not (pain or "").strip():
+                continue
+            seen[rid] = seen.get(rid, 0) + 1
+            if per_request is not None and seen[rid] > per_request:
+                continue
+            chash = text_hash(pain)
+            if stored_model != model_id or stored_hash != chash:
+                missing.append((int(fid), pain, chash))
+                if limit is not None and len(missing) >= limit:
+                    return missing
     return missing
 
 

@@ -9,7 +9,12 @@ from sqlalchemy import func, select
 from gtm_feedback_dagster.ai.local_model import LocalEmbedder
 from gtm_feedback_dagster.core.text import query_text, request_text
 from gtm_feedback_dagster.routing.engine import route_batch
-from gtm_feedback_dagster.routing.exemplars import exemplar_hits, with_exemplars
+from gtm_feedback_dagster.routing.exemplars import (
+    EXEMPLARS_PER_REQUEST,
+    exemplar_hits,
+    sync_exemplar_vectors,
+    with_exemplars,
+)
 from gtm_feedback_dagster.routing.search import search_requests
 from gtm_feedback_dagster.store.db import session_scope
 from gtm_feedback_dagster.store.schema import Feedback, FeedbackVector
@@ -122,3 +127,21 @@ def test_evidence_only_rescores_candidates_the_index_returned(
         )
     assert merged[0][0].id == target and merged[0][0].score > 0.5
     assert through == {1: {target}}
+
+
+def test_a_route_run_embeds_only_its_candidates_confirmed_entries_and_the_asset_the_rest(
+    db_url: str, local_embedder: LocalEmbedder, make_env: EnvFactory
+) -> None:
+    """A labelled history of many entries does not slow a route run: it embeds the confirmed
+    entries of the requests it is about to score (the newest 8 of each), and the
+    `request_embeddings` sync (`sync_exemplar_vectors` without a limit) embeds the rest."""
+    seeded = seed_requests(db_url)
+    target = seeded.request_ids[REQUEST]
+    for n in range(10):
+        confirmed = add_entry(db_url, f"{CONFIRMED} ({n} of ten)", seeded.alice)
+        _confirm(db_url, confirmed, target)
+    env = make_env(db_url, local_embedder)
+    report = route_batch(env, [add_entry(db_url, NEW, seeded.bob)])
+    assert report.exemplars_embedded == EXEMPLARS_PER_REQUEST  # the newest 8 of the 10
+    assert sync_exemplar_vectors(env.session, local_embedder, None, per_request=None) == 2
+    assert _vector_count(db_url) == 10
