@@ -293,6 +293,9 @@ class LocalEmbedder:
     """
 
     dim = LOCAL_DIM
+    # In-process: a call costs what its texts cost, so batching separate calls saves nothing
+    # (routing skips its new-request predraft for such embedders: routing.outcome).
+    calls_are_cheap = True
 
     def __init__(
         self,

@@ -2,7 +2,8 @@
 
 A new request's vector is the embedding of its drafted text, needed at once: later entries of
 the same batch are matched against it. Embedding each draft when its entry is applied cost one
-embedding call per new request (a round trip each with OpenAI). `predraft_vectors` drafts, before
+embedding call per new request (a round trip each with OpenAI; with the in-process local model
+a call costs what its text costs, so it is left as it was). `predraft_vectors` drafts, before
 the per-entry loop, every entry the catalogue alone sends to a new request and embeds those
 texts in one call; `apply_decision` takes a vector from there when the entry's final draft has
 the same text (the deterministic draft's text depends only on the entry), and embeds on its own
@@ -70,7 +71,11 @@ def predraft_vectors(
 ) -> dict[str, np.ndarray]:
     """Drafted text -> vector for the entries the catalogue alone sends to a new request. With
     an LLM its (prefetched) verdicts decide and it drafts, `concurrency` calls at a time; the
-    run's answer memory hands the same drafts to the per-entry loop without another call."""
+    run's answer memory hands the same drafts to the per-entry loop without another call.
+    Nothing for an embedder whose calls are cheap (`calls_are_cheap`, the in-process local
+    model): there the forecast cost more than the calls it saved (docs/benchmarks.md)."""
+    if getattr(embedder, "calls_are_cheap", False):
+        return {}
     foreseen: list[tuple[EntrySnapshot, Sequence[ScoredCandidate]]] = []
     for entry, candidates in zip(entries, candidate_lists, strict=True):
         try:
