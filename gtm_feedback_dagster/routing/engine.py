@@ -215,7 +215,7 @@ def route_batch(
         env.scorer,
         env.thresholds,
         routable,
-        [resolve_candidates(merge_hits(h)[:ROUTING_TOP_K], infos)[0] for h in hit_lists],
+        (resolve_candidates(merge_hits(h)[:ROUTING_TOP_K], infos)[0] for h in hit_lists),
         areas,
         llm,
         env.settings.llm_concurrency,

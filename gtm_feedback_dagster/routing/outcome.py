@@ -15,7 +15,7 @@ concurrently before the loop; the run's answer memory gives the loop the same dr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -64,7 +64,7 @@ def predraft_vectors(
     scorer: CalibratedScorer,
     thresholds: Thresholds,
     entries: Sequence[EntrySnapshot],
-    candidate_lists: Sequence[Sequence[ScoredCandidate]],
+    candidate_lists: Iterable[Sequence[ScoredCandidate]],  # lazy: unused for cheap calls
     areas: Sequence[tuple[str, str, str]],
     llm: ChatLLM | None = None,
     concurrency: int = 1,
