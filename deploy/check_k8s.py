@@ -71,6 +71,9 @@ def k8s_errors(value: Any, type_name: str, path: str) -> Iterator[str]:
 
     if value is None:
         return
+    # kubernetes < 37 writes `list[X]` / `dict(str, X)`, 37 and later `List[X]` / `Dict[str, X]`.
+    if type_name.startswith(("List[", "Dict[")):
+        type_name = type_name[0].lower() + type_name[1:]
     if type_name.startswith("list["):
         if not isinstance(value, list):
             yield f"{path}: expected a list, got {type(value).__name__}"
@@ -86,7 +89,13 @@ def k8s_errors(value: Any, type_name: str, path: str) -> Iterator[str]:
         for key, item in value.items():
             yield from k8s_errors(item, inner, f"{path}.{key}")
         return
-    scalars = {"str": (str,), "int": (int,), "bool": (bool,), "float": (int, float)}
+    scalars = {
+        "str": (str,),
+        "int": (int,),
+        "bool": (bool,),
+        "float": (int, float),
+        "bytes": (str, bytes),
+    }
     if type_name in scalars:
         ok = isinstance(value, scalars[type_name])
         if ok and type_name in ("int", "float") and isinstance(value, bool):
