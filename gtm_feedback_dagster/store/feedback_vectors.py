@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gtm_feedback_dagster.core.text import query_text
-from gtm_feedback_dagster.store.schema import Feedback, FeedbackVector, utcnow
-from gtm_feedback_dagster.vectors.base import bytes_to_matrix, vectors_to_bytes
+from gtm_feedback_dagster.store.schema import Feedback, FeedbackVector
+from gtm_feedback_dagster.store.vectors import upsert_vector_rows
+from gtm_feedback_dagster.vectors.base import bytes_to_matrix
 
 CONFIRMED_MATCH_TYPES = ("approved", "manual")
 
@@ -78,38 +78,7 @@ def upsert_feedback_vectors(
     session: Session, model_id: str, items: Sequence[tuple[int, str]], vectors: np.ndarray
 ) -> None:
     """Store (feedback id, content hash) -> vector, replacing an older one."""
-    mat = np.asarray(vectors, dtype=np.float32)
-    if mat.ndim != 2 or mat.shape[0] != len(items):
-        raise ValueError(f"got {len(items)} entries but vectors of shape {mat.shape}")
-    if not items:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    now = utcnow()
-    rows = [
-        {
-            "feedback_id": int(fid),
-            "model_id": model_id,
-            "content_hash": chash,
-            "dim": int(mat.shape[1]),
-            "vector": vectors_to_bytes(mat[i]),
-            "updated_at": now,
-        }
-        for i, (fid, chash) in enumerate(items)
-    ]
-    for start in range(0, len(rows), 500):
-        stmt = insert(FeedbackVector).values(rows[start : start + 500])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[FeedbackVector.feedback_id],
-            set_={
-                "model_id": stmt.excluded.model_id,
-                "content_hash": stmt.excluded.content_hash,
-                "dim": stmt.excluded.dim,
-                "vector": stmt.excluded.vector,
-                "updated_at": stmt.excluded.updated_at,
-            },
-        )
-        session.execute(stmt)
+    upsert_vector_rows(session, FeedbackVector, "feedback_id", model_id, items, vectors)
 
 
 def load_exemplars(

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, select
@@ -146,17 +147,19 @@ def plan_sync(
     return plan
 
 
-def upsert_vectors(
+def upsert_vector_rows(
     session: Session,
+    table: Any,
+    key: str,
     model_id: str,
     items: Sequence[tuple[int, str]],
     vectors: np.ndarray,
 ) -> None:
-    """Store (request_id, content_hash) -> vector rows, replacing older ones (one statement per
-    row keeps it portable; batches here are small)."""
+    """Store (`key` id, content_hash) -> vector rows of `table` (`request_vectors` or
+    `feedback_vectors`: the same columns), replacing older ones."""
     mat = np.asarray(vectors, dtype=np.float32)
     if mat.ndim != 2 or mat.shape[0] != len(items):
-        raise ValueError(f"got {len(items)} requests but vectors of shape {mat.shape}")
+        raise ValueError(f"got {len(items)} rows but vectors of shape {mat.shape}")
     if not items:
         return
     dialect = session.get_bind().dialect.name
@@ -164,28 +167,35 @@ def upsert_vectors(
     now = utcnow()
     rows = [
         {
-            "request_id": int(rid),
+            key: int(row_id),
             "model_id": model_id,
             "content_hash": chash,
             "dim": int(mat.shape[1]),
             "vector": vectors_to_bytes(mat[i]),
             "updated_at": now,
         }
-        for i, (rid, chash) in enumerate(items)
+        for i, (row_id, chash) in enumerate(items)
     ]
     for start in range(0, len(rows), 500):
-        stmt = insert(RequestVector).values(rows[start : start + 500])
+        stmt = insert(table).values(rows[start : start + 500])
         stmt = stmt.on_conflict_do_update(
-            index_elements=[RequestVector.request_id],
+            index_elements=[getattr(table, key)],
             set_={
-                "model_id": stmt.excluded.model_id,
-                "content_hash": stmt.excluded.content_hash,
-                "dim": stmt.excluded.dim,
-                "vector": stmt.excluded.vector,
-                "updated_at": stmt.excluded.updated_at,
+                column: getattr(stmt.excluded, column)
+                for column in ("model_id", "content_hash", "dim", "vector", "updated_at")
             },
         )
         session.execute(stmt)
+
+
+def upsert_vectors(
+    session: Session,
+    model_id: str,
+    items: Sequence[tuple[int, str]],
+    vectors: np.ndarray,
+) -> None:
+    """Store (request_id, content_hash) -> vector rows, replacing older ones."""
+    upsert_vector_rows(session, RequestVector, "request_id", model_id, items, vectors)
 
 
 def delete_vectors(session: Session, request_ids: Iterable[int]) -> int:
